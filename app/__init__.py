@@ -1,0 +1,1 @@
+"""Salus: a desktop secure email client for healthcare."""
