@@ -1,0 +1,28 @@
+"""The closed set of events the access log records (DESIGN.md §8)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEvent(StrEnum):
+    PROFILE_CREATED = "profile.created"
+    UNLOCK_SUCCEEDED = "unlock.succeeded"
+    UNLOCK_FAILED = "unlock.failed"
+    LOCKED = "lock"
+    ACCOUNT_ADDED = "account.added"
+    SYNC = "sync"
+    SEARCH = "search"
+    MESSAGE_READ = "message.read"
+    ATTACHMENT_OPENED = "attachment.opened"
+    ATTACHMENT_SAVED = "attachment.saved"
+    PRINTED = "print"
+    EXPORTED = "export"
+    SENT = "send"
+    ESCALATED = "escalation"
+    PORTAL_REVOKED = "portal.revoke"
+    SETTINGS_CHANGED = "settings.changed"
+    POLICY_CHANGED = "policy.changed"
+    KEY_IMPORTED = "key.imported"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_VERIFIED = "audit.verified"

@@ -1,0 +1,99 @@
+"""The append-only writer and reader of the audit chain, over the vault's `audit_log` and `audit_head` tables.
+
+The vault is passed in as anything with `execute` and `transaction` (the store's `Vault`), so this adapter does
+not import the store (DESIGN.md §2, rule 3).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from app.audit.chain import GENESIS_MAC, AuditEntry, StoredEntry, VerifyReport, chain_mac, detail_json, verify
+from app.audit.events import AuditEvent
+
+
+class AuditDatabase(Protocol):
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+class AuditLog:
+    def __init__(self, db: AuditDatabase, key: bytes, actor: str) -> None:
+        self._db = db
+        self._key = key
+        self._actor = actor
+
+    def record(
+        self, event: AuditEvent, at: datetime, *, target: str = "", detail: dict[str, object] | None = None
+    ) -> int:
+        """Appends one entry in its own transaction and returns its sequence number."""
+        with self._db.transaction():
+            return self.record_in_transaction(event, at, target=target, detail=detail)
+
+    def record_in_transaction(
+        self, event: AuditEvent, at: datetime, *, target: str = "", detail: dict[str, object] | None = None
+    ) -> int:
+        """For callers that want the entry committed atomically with their own change."""
+        last_seq, last_mac = self._head() or (0, GENESIS_MAC)
+        entry = AuditEntry(
+            seq=last_seq + 1,
+            at=at.isoformat(timespec="microseconds"),
+            actor=self._actor,
+            event=str(event),
+            target=target,
+            detail=detail_json(detail or {}),
+        )
+        mac = chain_mac(self._key, last_mac, entry)
+        self._db.execute(
+            "INSERT INTO audit_log (seq, at, actor, event, target, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry.seq, entry.at, entry.actor, entry.event, entry.target, entry.detail, mac),
+        )
+        self._db.execute(
+            "INSERT INTO audit_head (id, seq, mac) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac",
+            (entry.seq, mac),
+        )
+        return entry.seq
+
+    def _head(self) -> tuple[int, bytes] | None:
+        row = self._db.execute("SELECT seq, mac FROM audit_head WHERE id = 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def entries(self) -> Iterator[StoredEntry]:
+        cursor = self._db.execute("SELECT seq, at, actor, event, target, detail, mac FROM audit_log ORDER BY seq")
+        for seq, at, actor, event, target, detail, mac in cursor:
+            yield StoredEntry(AuditEntry(int(seq), at, actor, event, target, detail), bytes(mac))
+
+    def verify(self) -> VerifyReport:
+        return verify(self._key, self.entries(), self._head())
+
+    def export(self, fmt: str) -> str:
+        rows = [_export_row(item) for item in self.entries()]
+        if fmt == "json":
+            return json.dumps({"entries": rows}, ensure_ascii=False, indent=2)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["seq", "at", "actor", "event", "target", "detail", "mac"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)})
+        return buffer.getvalue()
+
+
+def _export_row(item: StoredEntry) -> dict[str, Any]:
+    entry = item.entry
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "event": entry.event,
+        "target": entry.target,
+        "detail": json.loads(entry.detail),
+        "mac": item.mac.hex(),
+    }

@@ -1,0 +1,351 @@
+"""The headless command line (DESIGN.md §9): the contract that tests, benchmarks and IT scripts rely on.
+
+Rules:
+- With --json, stdout carries exactly one JSON document; progress and errors go to stderr.
+- Exit codes: 0 ok, 1 error, 2 usage, 3 unlock or authentication failed, 4 transport security refused,
+  5 blocked by policy. Every `AppError` carries its own code; tracebacks are for bugs only.
+- Nothing printed on stderr holds a passphrase, key, message body or address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from app.audit.events import AuditEvent
+from app.core.clock import utc_now
+from app.core.errors import AppError, ExitCode, ProfileError, UnlockError, UsageError
+from app.services import accounts, demo, mailbox
+from app.services.profile import Session, create_profile, unlock
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exits with 2 too, but prints its usage first
+        raise UsageError(message)
+
+
+def _common() -> argparse.ArgumentParser:
+    # SUPPRESS lets these options stand before or after the subcommand without one overwriting the other.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", type=Path, default=argparse.SUPPRESS, help="profile directory (or SALUS_PROFILE)")
+    common.add_argument("--passphrase-file", type=Path, default=argparse.SUPPRESS, help="read the passphrase here")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="salus", description="Salus, a secure email client for healthcare.", parents=[common])
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--demo", action="store_true", help="open the demo profile (created on first use)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    profile = sub.add_parser("profile", help="create a profile").add_subparsers(dest="action", required=True)
+    create = profile.add_parser("create", parents=[common], help="create a new profile in an empty directory")
+    create.add_argument("--use-keyring", action="store_true", help="also keep the key in the OS keyring")
+
+    account = sub.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
+    add = account.add_parser("add", parents=[common], help="add an account (password: SALUS_ACCOUNT_PASSWORD)")
+    add.add_argument("name")
+    add.add_argument("--imap", required=True, metavar="HOST:PORT")
+    add.add_argument("--imap-security", choices=["tls", "starttls"], default="tls")
+    add.add_argument("--smtp", required=True, metavar="HOST:PORT")
+    add.add_argument("--smtp-security", choices=["tls", "starttls"], default="tls")
+    add.add_argument("--user", required=True)
+    add.add_argument("--ca-file", type=Path, help="PEM file of an extra CA to trust for this account")
+    account.add_parser("list", parents=[common], help="list accounts")
+
+    sync = sub.add_parser("sync", parents=[common], help="fetch new mail and changes from the server")
+    sync.add_argument("--account")
+    sync.add_argument("--progress", action="store_true", help="report progress on stderr")
+
+    sub.add_parser("stats", parents=[common], help="message counts per folder")
+
+    search = sub.add_parser("search", parents=[common], help="full-text search of the vault")
+    search.add_argument("query", nargs="+")
+    search.add_argument("--limit", type=int, default=50)
+
+    show = sub.add_parser("show", parents=[common], help="print one message (recorded in the audit log)")
+    show.add_argument("--account")
+    show.add_argument("--folder", default="INBOX")
+    show.add_argument("--uid", type=int, required=True)
+
+    audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="action", required=True)
+    audit.add_parser("verify", parents=[common], help="check the hash chain of the access log")
+    export = audit.add_parser("export", parents=[common], help="write the access log as CSV or JSON")
+    export.add_argument("--format", choices=["csv", "json"], default="json")
+    export.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except AppError as exc:
+        print(f"salus: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("salus: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.version:
+        print(f"salus {_version()}")
+        return ExitCode.OK
+    if args.demo:
+        return _run_demo(args)
+    if args.command is None:
+        build_parser().print_help()
+        print("\nThe desktop window is not built yet; `salus --demo` opens a demo profile on the command line.")
+        return ExitCode.OK
+    handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+    return handler(args)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("salus")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- profile and passphrase -------------------------------------------------------------------------------
+
+
+def _profile_dir(args: argparse.Namespace) -> Path:
+    directory = getattr(args, "profile", None) or os.environ.get("SALUS_PROFILE")
+    if not directory:
+        raise UsageError("No profile given: use --profile DIR or set SALUS_PROFILE.")
+    return Path(directory).expanduser()
+
+
+def _passphrase(args: argparse.Namespace, *, confirm: bool = False, required: bool = True) -> str | None:
+    from_env = os.environ.get("SALUS_PASSPHRASE")
+    if from_env is not None:
+        return from_env
+    path: Path | None = getattr(args, "passphrase_file", None)
+    if path is not None:
+        try:
+            return path.read_text("utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UsageError(f"Cannot read the passphrase file {path}: {exc.strerror}") from exc
+    if not required:
+        return None
+    return _prompt_passphrase(confirm)
+
+
+def _prompt_passphrase(confirm: bool) -> str:
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise UnlockError("No passphrase given: set SALUS_PASSPHRASE, use --passphrase-file, or type it.")
+        return line
+    first = getpass.getpass("Passphrase: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise UsageError("The two passphrases differ; nothing was created.")
+    return first
+
+
+def _open(args: argparse.Namespace) -> Session:
+    directory = _profile_dir(args)
+    if not directory.is_dir():
+        raise ProfileError(f"There is no profile at {directory}; create one with `salus profile create`.")
+    passphrase = _passphrase(args, required=False)
+    if passphrase is None:
+        try:
+            return unlock(directory, None)
+        except UnlockError:
+            passphrase = _prompt_passphrase(confirm=False)
+    return unlock(directory, passphrase)
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    elif text:
+        print(text)
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+
+def _cmd_profile_create(args: argparse.Namespace) -> int:
+    directory = _profile_dir(args)
+    passphrase = _passphrase(args, confirm=True) or ""
+    session = create_profile(directory, passphrase, use_keyring=args.use_keyring)
+    session.close()
+    _emit(args, {"profile": str(directory), "profile_id": session.profile_id}, f"Created profile {directory}")
+    return ExitCode.OK
+
+
+def _cmd_account_add(args: argparse.Namespace) -> int:
+    settings = accounts.AccountSettings(
+        name=args.name,
+        imap=accounts.parse_endpoint(args.imap, args.imap_security, what="imap"),
+        smtp=accounts.parse_endpoint(args.smtp, args.smtp_security, what="smtp"),
+        username=args.user,
+        ca_file=args.ca_file,
+    )
+    password = os.environ.get("SALUS_ACCOUNT_PASSWORD", "")
+    with _session(args) as session:
+        accounts.add_account(session, settings, password)
+    _emit(args, {"account": args.name}, f"Added account {args.name}")
+    return ExitCode.OK
+
+
+def _cmd_account_list(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        listed = mailbox.accounts_to_sync(session, None)
+    rows = [
+        {"name": a.name, "imap": f"{a.imap.host}:{a.imap.port}", "imap_security": a.imap.security.value,
+         "smtp": f"{a.smtp.host}:{a.smtp.port}", "smtp_security": a.smtp.security.value, "user": a.username}
+        for a in listed
+    ]  # fmt: skip
+    _emit(args, {"accounts": rows}, "\n".join(f"{r['name']}\t{r['user']}\t{r['imap']}" for r in rows))
+    return ExitCode.OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    report: Callable[[str, int, int], None] = _progress if (args.progress or sys.stderr.isatty()) else _quiet
+    with _session(args) as session:
+        results = mailbox.sync(session, args.account, report)
+    document = {"accounts": {n: {"new": c.new, "updated": c.updated, "deleted": c.deleted} for n, c in results.items()}}
+    text = "\n".join(f"{n}: {c.new} new, {c.updated} updated, {c.deleted} deleted" for n, c in results.items())
+    _emit(args, document, text)
+    return ExitCode.OK
+
+
+def _progress(folder: str, done: int, total: int) -> None:
+    print(f"sync: {folder}: {done} of {total} new messages stored", file=sys.stderr, flush=True)
+
+
+def _quiet(folder: str, done: int, total: int) -> None:
+    return None
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        stats = mailbox.stats(session)
+    folders: dict[str, dict[str, int]] = {}
+    by_account: dict[str, dict[str, dict[str, int]]] = {}
+    for f in stats.folders:
+        merged = folders.setdefault(f.name, {"messages": 0, "unseen": 0})
+        merged["messages"] += f.messages
+        merged["unseen"] += f.unseen
+        by_account.setdefault(f.account, {})[f.name] = {"messages": f.messages, "unseen": f.unseen}
+    lines = [f"{f.account}/{f.name}: {f.messages} messages, {f.unseen} unseen" for f in stats.folders]
+    _emit(
+        args,
+        {"messages": stats.messages, "folders": folders, "accounts": by_account},
+        "\n".join([f"{stats.messages} messages", *lines]),
+    )
+    return ExitCode.OK
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1.")
+    with _session(args) as session:
+        hits = mailbox.search(session, " ".join(args.query), args.limit)
+    results = [
+        {"account": h.account, "folder": h.folder, "uid": h.uid, "subject": h.subject, "from": h.sender,
+         "date": h.date.isoformat() if h.date else None}
+        for h in hits
+    ]  # fmt: skip
+    text = "\n".join(f"{r['date'] or '-':25} {r['folder']}/{r['uid']}\t{r['from']}\t{r['subject']}" for r in results)
+    _emit(args, {"results": results}, text)
+    return ExitCode.OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        account = args.account or _only_account(session)
+        parsed, _raw = mailbox.read_message(session, account, args.folder, args.uid)
+    document = {
+        "subject": parsed.subject,
+        "from": [{"name": a.name, "address": a.addr} for a in parsed.sender],
+        "to": [{"name": a.name, "address": a.addr} for a in parsed.to],
+        "date": parsed.date.isoformat() if parsed.date else None,
+        "text": parsed.text,
+        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in parsed.attachments],
+        "problems": list(parsed.problems),
+    }
+    sender = ", ".join(f"{a.name} <{a.addr}>" if a.name else a.addr for a in parsed.sender)
+    _emit(args, document, f"From: {sender}\nSubject: {parsed.subject}\n\n{parsed.text}")
+    return ExitCode.OK
+
+
+def _only_account(session: Session) -> str:
+    names = [a.name for a in mailbox.accounts_to_sync(session, None)]
+    if len(names) != 1:
+        raise UsageError("This profile has several accounts (or none): name one with --account.")
+    return names[0]
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        report = session.audit.verify()
+        session.audit.record(AuditEvent.AUDIT_VERIFIED, utc_now(), detail={"ok": report.ok, "entries": report.entries})
+    problems = [{"seq": p.seq, "problem": p.description} for p in report.problems]
+    text = f"Audit log intact: {report.entries} entries." if report.ok else "Audit log BROKEN:\n" + "\n".join(
+        f"  {p['problem']}" for p in problems
+    )
+    _emit(args, {"ok": report.ok, "entries": report.entries, "problems": problems}, text)
+    return ExitCode.OK if report.ok else ExitCode.ERROR
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        session.audit.record(AuditEvent.AUDIT_EXPORTED, utc_now(), detail={"format": args.format})
+        text = session.audit.export(args.format)
+    if args.output:
+        args.output.write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return ExitCode.OK
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    directory, passphrase = demo.ensure_demo_profile()
+    session = unlock(directory, passphrase)
+    try:
+        stats = mailbox.stats(session)
+    finally:
+        session.close()
+    print(f"Demo profile: {directory} (passphrase: {passphrase!r}), {stats.messages} messages.")
+    print(f"Try:  salus --profile {directory} --passphrase-file <(echo {passphrase}) search invoice")
+    print()
+    build_parser().print_help()
+    return ExitCode.OK
+
+
+@contextmanager
+def _session(args: argparse.Namespace) -> Iterator[Session]:
+    session = _open(args)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+_HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
+    ("profile", "create"): _cmd_profile_create,
+    ("account", "add"): _cmd_account_add,
+    ("account", "list"): _cmd_account_list,
+    ("sync", None): _cmd_sync,
+    ("stats", None): _cmd_stats,
+    ("search", None): _cmd_search,
+    ("show", None): _cmd_show,
+    ("audit", "verify"): _cmd_audit_verify,
+    ("audit", "export"): _cmd_audit_export,
+}

@@ -1,0 +1,131 @@
+"""Numbered schema migrations of the vault. Append only: a released migration is never edited.
+
+`PRAGMA user_version` records the last one applied. Each runs in its own transaction together with the
+version bump, so a crash leaves the vault at one version or the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    purpose: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "Accounts, folders, messages with their raw bytes, the full-text index, and the audit chain.",
+        """
+        CREATE TABLE accounts (
+            id             INTEGER PRIMARY KEY,
+            name           TEXT    NOT NULL UNIQUE,
+            imap_host      TEXT    NOT NULL,
+            imap_port      INTEGER NOT NULL,
+            imap_security  TEXT    NOT NULL CHECK (imap_security IN ('tls', 'starttls')),
+            smtp_host      TEXT    NOT NULL,
+            smtp_port      INTEGER NOT NULL,
+            smtp_security  TEXT    NOT NULL CHECK (smtp_security IN ('tls', 'starttls')),
+            username       TEXT    NOT NULL,
+            password       TEXT    NOT NULL,
+            ca_pem         TEXT    NOT NULL DEFAULT '',
+            created_at     TEXT    NOT NULL
+        ) STRICT;
+
+        -- One row per mailbox on the server. `server_name` is the name exactly as the server spells it (after
+        -- modified UTF-7 decoding) and is what we send back; `display_name` has control characters escaped and
+        -- is what we show. Neither is ever used as a file path.
+        CREATE TABLE folders (
+            id             INTEGER PRIMARY KEY,
+            account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            server_name    TEXT    NOT NULL,
+            display_name   TEXT    NOT NULL,
+            delimiter      TEXT    NOT NULL DEFAULT '',
+            uidvalidity    INTEGER NOT NULL DEFAULT 0,
+            -- UIDNEXT and HIGHESTMODSEQ as of the last *completed* sync of this folder; 0 until then.
+            uidnext        INTEGER NOT NULL DEFAULT 0,
+            highestmodseq  INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (account_id, server_name)
+        ) STRICT;
+
+        CREATE TABLE messages (
+            id              INTEGER PRIMARY KEY,
+            folder_id       INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            uid             INTEGER NOT NULL,
+            modseq          INTEGER NOT NULL DEFAULT 0,
+            flags           TEXT    NOT NULL DEFAULT '',
+            seen            INTEGER NOT NULL DEFAULT 0,
+            flagged         INTEGER NOT NULL DEFAULT 0,
+            size            INTEGER NOT NULL DEFAULT 0,
+            internal_date   TEXT    NOT NULL DEFAULT '',
+            date            TEXT    NOT NULL DEFAULT '',
+            message_id      TEXT    NOT NULL DEFAULT '',
+            subject         TEXT    NOT NULL DEFAULT '',
+            sender          TEXT    NOT NULL DEFAULT '',
+            recipients      TEXT    NOT NULL DEFAULT '',
+            snippet         TEXT    NOT NULL DEFAULT '',
+            has_attachments INTEGER NOT NULL DEFAULT 0,
+            is_encrypted    INTEGER NOT NULL DEFAULT 0,
+            is_signed       INTEGER NOT NULL DEFAULT 0,
+            problems        TEXT    NOT NULL DEFAULT '',
+            UNIQUE (folder_id, uid)
+        ) STRICT;
+        CREATE INDEX messages_by_folder_date ON messages (folder_id, date DESC);
+        CREATE INDEX messages_by_date ON messages (date DESC);
+
+        -- The message as the server sent it, zlib-compressed. Kept whole so that nothing is lost when parsing
+        -- failed, and so a later Salus can re-parse it.
+        CREATE TABLE message_raw (
+            message_id  INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            raw         BLOB    NOT NULL
+        ) STRICT;
+
+        CREATE TABLE attachments (
+            id            INTEGER PRIMARY KEY,
+            message_id    INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            part          TEXT    NOT NULL,
+            filename      TEXT    NOT NULL,
+            content_type  TEXT    NOT NULL,
+            size          INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX attachments_by_message ON attachments (message_id);
+
+        -- Contentless: the text lives (compressed) in message_raw, the index only holds tokens and positions,
+        -- which is enough for word, prefix and phrase queries. rowid = messages.id.
+        CREATE VIRTUAL TABLE messages_fts USING fts5 (
+            subject, sender, recipients, body, attachments,
+            content = '', contentless_delete = 1,
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_forget AFTER DELETE ON messages
+            BEGIN DELETE FROM messages_fts WHERE rowid = old.id; END;
+
+        -- The access log (DESIGN.md §8). Entries are chained by HMAC; the head row makes truncation of the
+        -- newest entries detectable. Triggers make the table append-only for anything short of dropping them.
+        CREATE TABLE audit_log (
+            seq     INTEGER PRIMARY KEY,
+            at      TEXT    NOT NULL,
+            actor   TEXT    NOT NULL,
+            event   TEXT    NOT NULL,
+            target  TEXT    NOT NULL DEFAULT '',
+            detail  TEXT    NOT NULL DEFAULT '{}',
+            mac     BLOB    NOT NULL
+        ) STRICT;
+        CREATE TABLE audit_head (
+            id   INTEGER PRIMARY KEY CHECK (id = 1),
+            seq  INTEGER NOT NULL,
+            mac  BLOB    NOT NULL
+        ) STRICT;
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
