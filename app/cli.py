@@ -277,7 +277,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         "to": [{"name": a.name, "address": a.addr} for a in parsed.to],
         "date": parsed.date.isoformat() if parsed.date else None,
         "text": parsed.text,
-        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in parsed.attachments],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in parsed.attachments
+        ],
         "problems": list(parsed.problems),
     }
     sender = ", ".join(f"{a.name} <{a.addr}>" if a.name else a.addr for a in parsed.sender)
@@ -297,8 +299,10 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         report = session.audit.verify()
         session.audit.record(AuditEvent.AUDIT_VERIFIED, utc_now(), detail={"ok": report.ok, "entries": report.entries})
     problems = [{"seq": p.seq, "problem": p.description} for p in report.problems]
-    text = f"Audit log intact: {report.entries} entries." if report.ok else "Audit log BROKEN:\n" + "\n".join(
-        f"  {p['problem']}" for p in problems
+    text = (
+        f"Audit log intact: {report.entries} entries."
+        if report.ok
+        else "Audit log BROKEN:\n" + "\n".join(f"  {p['problem']}" for p in problems)
     )
     _emit(args, {"ok": report.ok, "entries": report.entries, "problems": problems}, text)
     return ExitCode.OK if report.ok else ExitCode.ERROR

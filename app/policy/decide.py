@@ -105,9 +105,7 @@ def _preference(
     return allowed
 
 
-def _walk(
-    order: tuple[Method, ...], judge: Callable[[Method], Verdict]
-) -> tuple[Method | None, tuple[Reason, ...]]:
+def _walk(order: tuple[Method, ...], judge: Callable[[Method], Verdict]) -> tuple[Method | None, tuple[Reason, ...]]:
     """The first eligible method, with the faults of those before it and its own support."""
     passed_over: list[Reason] = []
     for method in order:
@@ -144,11 +142,7 @@ def _note_excluded(outcome: _Outcome) -> tuple[Reason, ...]:
 
 
 def _note_kept_end_to_end(outcome: _Outcome) -> tuple[Reason, ...]:
-    kept = (
-        outcome.message.escalated
-        and outcome.chosen.is_end_to_end
-        and outcome.rules.escalation_keeps_end_to_end
-    )
+    kept = outcome.message.escalated and outcome.chosen.is_end_to_end and outcome.rules.escalation_keeps_end_to_end
     return (Reason(ReasonCode.ESCALATION_KEPT_END_TO_END, EvidenceSource.POLICY),) if kept else ()
 
 

@@ -130,9 +130,7 @@ def _pgp_rank(key: PgpKeyEvidence) -> tuple[int, float, float, str, str, bool, b
     )
 
 
-def _pgp_fault(
-    key: PgpKeyEvidence, revoked: frozenset[str], rules: PolicyRules, now: datetime
-) -> Reason | None:
+def _pgp_fault(key: PgpKeyEvidence, revoked: frozenset[str], rules: PolicyRules, now: datetime) -> Reason | None:
     for code, applies in _PGP_FAULTS:
         if applies(key, revoked, rules, now):
             return Reason(code, key.source, key.learned_at, detail=key.fingerprint)
@@ -181,9 +179,7 @@ def _smime_rank(cert: SmimeCertEvidence) -> tuple[float, float, str, str, bool, 
     )
 
 
-def _smime_fault(
-    cert: SmimeCertEvidence, revoked: frozenset[str], rules: PolicyRules, now: datetime
-) -> Reason | None:
+def _smime_fault(cert: SmimeCertEvidence, revoked: frozenset[str], rules: PolicyRules, now: datetime) -> Reason | None:
     for code, applies in _SMIME_FAULTS:
         if applies(cert, revoked, rules, now):
             return Reason(code, cert.source, cert.learned_at, detail=cert.fingerprint)
@@ -199,9 +195,7 @@ def smime_verdict(certs: Sequence[SmimeCertEvidence], rules: PolicyRules, now: d
     for cert in sorted(certs, key=_smime_rank):
         fault = _smime_fault(cert, revoked, rules, now)
         if fault is None:
-            chosen = Reason(
-                ReasonCode.SMIME_CERT_VALID, cert.source, cert.learned_at, detail=cert.fingerprint
-            )
+            chosen = Reason(ReasonCode.SMIME_CERT_VALID, cert.source, cert.learned_at, detail=cert.fingerprint)
             return Verdict(True, (chosen,))
         faults.append(fault)
     return Verdict(False, tuple(faults))
@@ -260,9 +254,7 @@ def _dane(evidence: DaneEvidence, rules: PolicyRules, now: datetime) -> _Finding
 
 def _org_list(evidence: OrgListEvidence, rules: PolicyRules, now: datetime) -> _Finding:
     source = EvidenceSource.ORG_LIST
-    return _positive(
-        ReasonCode.ORG_TRUSTED_DOMAIN, source, evidence.learned_at, evidence.expires_at, rules, now
-    )
+    return _positive(ReasonCode.ORG_TRUSTED_DOMAIN, source, evidence.learned_at, evidence.expires_at, rules, now)
 
 
 def _domain_findings(
@@ -317,7 +309,5 @@ def tls_verdict(
     domain_ok, domain_reasons = _summarise(
         _domain_findings(domain, transport, rules, now), ReasonCode.NO_DOMAIN_EVIDENCE
     )
-    hop_ok, hop_reasons = _summarise(
-        _first_hop_findings(submission, rules, now), ReasonCode.REQUIRETLS_UNAVAILABLE
-    )
+    hop_ok, hop_reasons = _summarise(_first_hop_findings(submission, rules, now), ReasonCode.REQUIRETLS_UNAVAILABLE)
     return Verdict(domain_ok and hop_ok, domain_reasons + hop_reasons)

@@ -48,9 +48,7 @@ class Plan:
         return MappingProxyType({method: len(self.addresses(method)) for method in Method})
 
 
-def plan(
-    recipients: Iterable[RecipientFacts], message: MessageFacts, rules: PolicyRules, now: datetime
-) -> Plan:
+def plan(recipients: Iterable[RecipientFacts], message: MessageFacts, rules: PolicyRules, now: datetime) -> Plan:
     """Decide every distinct recipient of `message` and group them by method."""
     return Plan(tuple(decide(recipient, message, rules, now) for recipient in merge_recipients(recipients)))
 

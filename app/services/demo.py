@@ -21,7 +21,7 @@ from app.services.sync import build_records
 from app.store import mail as store
 from app.store.mail import NewAccount
 
-DEMO_PASSPHRASE = "demo"
+DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo holds no real mail
 _PEOPLE = [
     ("Dr. Amira Haddad", "a.haddad@riverside-clinic.example"),
     ("Jonas Weber", "j.weber@labor-nord.example"),

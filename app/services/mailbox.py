@@ -18,6 +18,7 @@ from app.services.sync import Progress, sync_account
 from app.store import mail as store
 from app.store import search as store_search
 
+
 def accounts_to_sync(session: Session, name: str | None) -> list[Account]:
     accounts = store.list_accounts(session.vault)
     if name is not None:
@@ -25,6 +26,7 @@ def accounts_to_sync(session: Session, name: str | None) -> list[Account]:
         if not accounts:
             raise UsageError(f"There is no account named {name!r} in this profile.")
     return accounts
+
 
 def sync(session: Session, account_name: str | None, progress: Progress) -> dict[str, SyncCounts]:
     accounts = accounts_to_sync(session, account_name)
@@ -45,6 +47,7 @@ def sync(session: Session, account_name: str | None, progress: Progress) -> dict
         engine.shutdown()
     return results
 
+
 def _audit_sync(session: Session, account: str, counts: SyncCounts | None, error: str | None) -> None:
     detail: dict[str, object] = {"ok": error is None}
     if counts is not None:
@@ -53,23 +56,28 @@ def _audit_sync(session: Session, account: str, counts: SyncCounts | None, error
         detail["error"] = error
     session.audit.record(AuditEvent.SYNC, utc_now(), target=account, detail=detail)
 
+
 def search(session: Session, text: str, limit: int) -> list[SearchHit]:
     query = parse_query(text)
     hits = [] if query.is_empty else store_search.search(session.vault, query, limit)
     session.audit.record(AuditEvent.SEARCH, utc_now(), detail={"query": text, "results": len(hits)})
     return hits
 
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     messages: int
     folders: list[FolderStats]
 
+
 def stats(session: Session) -> Stats:
     return Stats(store.message_count(session.vault), store.folder_stats(session.vault))
+
 
 def read_message(session: Session, account: str, folder: str, uid: int) -> tuple[ParsedMessage, bytes]:
     raw = store.raw_message(session.vault, account, folder, uid)
     session.audit.record(AuditEvent.MESSAGE_READ, utc_now(), target=f"{account}/{folder}/{uid}")
     return parse_message(raw), raw
+
 
 ProgressPrinter = Callable[[str, int, int], None]

@@ -38,12 +38,8 @@ class _Context:
     progress: Progress
 
 
-async def sync_account(
-    engine: Engine, vault: Vault, account: Account, password: str, progress: Progress
-) -> SyncCounts:
-    imap = await engine.imap(
-        lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem)
-    )
+async def sync_account(engine: Engine, vault: Vault, account: Account, password: str, progress: Progress) -> SyncCounts:
+    imap = await engine.imap(lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem))
     ctx = _Context(engine, vault, imap, progress)
     try:
         counts = SyncCounts()
@@ -61,9 +57,7 @@ async def _reconcile_folders(ctx: _Context, account: Account) -> list[FolderRow]
     by_name: dict[str, ServerFolder] = {f.name: f for f in listed}
     for name in changes.added:
         folder = by_name[name]
-        await ctx.engine.db(
-            store.add_folder, ctx.vault, account.id, name, escape_control_chars(name), folder.delimiter
-        )
+        await ctx.engine.db(store.add_folder, ctx.vault, account.id, name, escape_control_chars(name), folder.delimiter)
     for name in changes.removed:
         await ctx.engine.db(store.remove_folder, ctx.vault, cached[name].id)
     current = await ctx.engine.db(store.folders, ctx.vault, account.id)
@@ -101,7 +95,9 @@ async def _sync_flags_and_expunges(
     if plan.expunge_check is ExpungeCheck.UID_SEARCH:
         on_server = set(await ctx.engine.imap(ctx.imap.search_uids))
         cached = await ctx.engine.db(store.local_uids, ctx.vault, folder_id)
-        removed += await ctx.engine.db(store.delete_uids, ctx.vault, folder_id, [u for u in cached if u not in on_server])
+        removed += await ctx.engine.db(
+            store.delete_uids, ctx.vault, folder_id, [u for u in cached if u not in on_server]
+        )
     return updated, removed
 
 

@@ -102,7 +102,7 @@ _ACCOUNT_COLUMNS = (
 
 
 def list_accounts(vault: Vault) -> list[Account]:
-    rows = vault.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY name").fetchall()
+    rows = vault.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY name").fetchall()  # noqa: S608 - constant
     return [_account(row) for row in rows]
 
 
@@ -124,8 +124,7 @@ def _account(row: Sequence[object]) -> Account:
 
 def folders(vault: Vault, account_id: AccountId) -> dict[str, FolderRow]:
     rows = vault.execute(
-        "SELECT id, server_name, display_name, uidvalidity, uidnext, highestmodseq FROM folders "
-        "WHERE account_id = ?",
+        "SELECT id, server_name, display_name, uidvalidity, uidnext, highestmodseq FROM folders WHERE account_id = ?",
         (account_id,),
     ).fetchall()
     return {str(r[1]): FolderRow(FolderId(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows}
@@ -168,7 +167,8 @@ def reset_folder(vault: Vault, folder_id: FolderId, uidvalidity: int) -> int:
 def complete_folder(vault: Vault, folder_id: FolderId, uidnext: int, highestmodseq: int) -> None:
     with vault.transaction():
         vault.execute(
-            "UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?", (uidnext, highestmodseq, folder_id)
+            "UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+            (uidnext, highestmodseq, folder_id),
         )
 
 

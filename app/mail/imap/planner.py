@@ -96,9 +96,7 @@ def _plain_plan(local: LocalFolderState, server: ServerFolderState, fetch_from: 
     return FolderPlan(False, fetch_from, None, True, _expunge_check_by_count(local, server, fetch_from))
 
 
-def _expunge_check_by_count(
-    local: LocalFolderState, server: ServerFolderState, fetch_from: int | None
-) -> ExpungeCheck:
+def _expunge_check_by_count(local: LocalFolderState, server: ServerFolderState, fetch_from: int | None) -> ExpungeCheck:
     # With nothing new on the server, an unchanged message count proves nothing was expunged.
     if fetch_from is None and server.exists == local.count:
         return ExpungeCheck.NONE

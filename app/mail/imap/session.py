@@ -6,6 +6,7 @@ Every imapclient/imaplib/ssl exception is translated here; callers see only `Mai
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,8 +22,6 @@ from app.core.errors import AuthenticationFailed, MailError, TransportSecurityRe
 from app.core.models import Endpoint
 from app.mail.imap.planner import ServerFolderState
 from app.mail.imap.transport import DEFAULT_TIMEOUT, SafeIMAPClient, open_connection, protocol_error
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,13 @@ class ImapSession:
 
     @classmethod
     def login(
-        cls, endpoint: Endpoint, username: str, password: str, *, ca_pem: str = "", timeout: float = DEFAULT_TIMEOUT
+        cls,
+        endpoint: Endpoint,
+        username: str,
+        password: str,
+        *,
+        ca_pem: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> ImapSession:
         client = open_connection(endpoint, ca_pem, timeout)
         session = cls(client)
@@ -133,15 +138,11 @@ class ImapSession:
         items = [*_FETCH_ITEMS, "MODSEQ"] if self.condstore else _FETCH_ITEMS
         with _translated():
             response = self._client.uid_fetch(_uid_set(uids), items)
-        return [
-            _fetched(uid, data)
-            for uid, data in sorted(response.items())
-            if uid in wanted and b"BODY[]" in data
-        ]
+        return [_fetched(uid, data) for uid, data in sorted(response.items()) if uid in wanted and b"BODY[]" in data]
 
-    def fetch_flags(self, uids: Sequence[int] | str, changed_since: int | None = None) -> tuple[
-        list[FlagUpdate], list[int]
-    ]:
+    def fetch_flags(
+        self, uids: Sequence[int] | str, changed_since: int | None = None
+    ) -> tuple[list[FlagUpdate], list[int]]:
         """Flags of the given UIDs (all of them, or only those changed since a mod-sequence with CONDSTORE),
         plus the UIDs the server reports as expunged (VANISHED, QRESYNC only)."""
         modifiers = None
@@ -162,10 +163,8 @@ class ImapSession:
         try:
             self._client.logout()
         except (imaplib.IMAP4.error, IMAPClient.Error, OSError):
-            try:
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 self._client.shutdown()
-            except (imaplib.IMAP4.error, OSError):
-                pass
 
 
 @contextmanager
@@ -236,5 +235,3 @@ def _modseq(data: dict[bytes, Any]) -> int:
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-

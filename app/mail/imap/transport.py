@@ -15,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ssl
 from typing import Any
@@ -68,7 +69,7 @@ class _BoundedPlain(_BoundedReads, IMAP4WithTimeout):
 class SafeIMAPClient(IMAPClient):  # type: ignore[misc]
     """imapclient with our size limits and a STARTTLS that forgets everything said before the handshake."""
 
-    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 - imapclient's name
+    def _create_IMAP4(self) -> imaplib.IMAP4:
         connect_timeout = getattr(self._timeout, "connect", None)
         if self.ssl:
             return _BoundedTLS(self.host, self.port, self.ssl_context, connect_timeout)
@@ -146,12 +147,9 @@ def _upgrade_with_starttls(endpoint: Endpoint, context: ssl.SSLContext, timeout:
 
 
 def _drop(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(OSError, imaplib.IMAP4.error):
         client.shutdown()
-    except (OSError, imaplib.IMAP4.error):
-        pass
 
 
 def protocol_error(exc: BaseException) -> ServerProtocolError:
     return ServerProtocolError(f"The IMAP server sent a response Salus cannot accept: {exc}")
-
