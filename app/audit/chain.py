@@ -70,8 +70,8 @@ def verify(key: bytes, stored: Iterable[StoredEntry], head: tuple[int, bytes] | 
         count += 1
         seq = item.entry.seq
         if seq != expected_seq:
-            missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq} to {seq - 1}"
-            problems.append(Problem(seq, f"entry {missing} is missing: deleted from the log"))
+            missing = f"entry {expected_seq} is" if seq == expected_seq + 1 else f"entries {expected_seq} to {seq - 1} are"
+            problems.append(Problem(seq, f"{missing} missing: deleted from the log"))
         if not hmac.compare_digest(chain_mac(key, previous_mac, item.entry), item.mac):
             problems.append(Problem(seq, f"entry {seq} was altered, moved or inserted"))
         previous_mac, expected_seq = item.mac, seq + 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from app.core.models import Account, FolderId, SyncCounts
-from app.mail.imap.planner import ExpungeCheck, FolderPlan, LocalFolderState, ServerFolderState, plan_folder
+from app.mail.imap.planner import ExpungeCheck, FolderPlan, LocalFolderState, plan_folder
 from app.mail.imap.planner import plan_folders as plan_folder_changes
 from app.mail.imap.session import FetchedMessage, ImapSession, ServerFolder
 from app.mime.parse import Address, ParsedMessage, escape_control_chars, parse_message
@@ -42,15 +42,18 @@ async def sync_account(engine: Engine, vault: Vault, account: Account, password:
     imap = await engine.imap(lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem))
     ctx = _Context(engine, vault, imap, progress)
     try:
-        counts = SyncCounts()
-        for folder in await _reconcile_folders(ctx, account):
+        folders, dropped = await _reconcile_folders(ctx, account)
+        counts = SyncCounts(deleted=dropped)
+        for folder in folders:
             counts += await _sync_folder(ctx, folder)
         return counts
     finally:
         await engine.imap(imap.close)
 
 
-async def _reconcile_folders(ctx: _Context, account: Account) -> list[FolderRow]:
+async def _reconcile_folders(ctx: _Context, account: Account) -> tuple[list[FolderRow], int]:
+    """Creates folders new on the server, drops those gone from it; returns the folders to sync and how many
+    cached messages went with the dropped ones."""
     listed = [f for f in await ctx.engine.imap(ctx.imap.list_folders) if f.selectable]
     cached = await ctx.engine.db(store.folders, ctx.vault, account.id)
     changes = plan_folder_changes(frozenset(cached), frozenset(f.name for f in listed))
@@ -58,10 +61,11 @@ async def _reconcile_folders(ctx: _Context, account: Account) -> list[FolderRow]
     for name in changes.added:
         folder = by_name[name]
         await ctx.engine.db(store.add_folder, ctx.vault, account.id, name, escape_control_chars(name), folder.delimiter)
+    dropped = 0
     for name in changes.removed:
-        await ctx.engine.db(store.remove_folder, ctx.vault, cached[name].id)
+        dropped += await ctx.engine.db(store.remove_folder, ctx.vault, cached[name].id)
     current = await ctx.engine.db(store.folders, ctx.vault, account.id)
-    return [current[f.name] for f in listed]
+    return [current[f.name] for f in listed], dropped
 
 
 async def _sync_folder(ctx: _Context, folder: FolderRow) -> SyncCounts:
@@ -167,6 +171,14 @@ def _record(message: FetchedMessage) -> MessageRecord:
         problems="\n".join(parsed.problems),
         raw=message.raw,
     )
+
+
+def unreadable_message(problem: str) -> ParsedMessage:
+    return ParsedMessage(
+        subject="", sender=(), to=(), cc=(), reply_to=(), date=None, message_id=None, in_reply_to=None,
+        references=(), text="", html=None, attachments=(), autocrypt=None, is_encrypted=False, is_signed=False,
+        problems=(problem,),
+    )  # fmt: skip
 
 
 def _sort_date(parsed: ParsedMessage, message: FetchedMessage) -> str:

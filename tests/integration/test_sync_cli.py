@@ -91,7 +91,7 @@ def test_search_by_sender_phrase_and_date_range(synced: tuple[Salus, MailUser, d
     salus, _, _ = synced
     everything = salus.json("search", "date:1970-01-01..2100-01-01", "--limit", "1000")["results"]
     assert len(everything) > 200
-    sender = everything[0]["from"].split("<")[-1].rstrip(">")
+    sender = next(r["from"] for r in everything if r["from"]).split("<")[-1].rstrip(">")
     by_sender = salus.json("search", f"from:{sender}", "--limit", "1000")["results"]
     assert by_sender and all(sender.lower() in r["from"].lower() for r in by_sender)
     assert salus.json("search", "no-such-word-anywhere-qqq")["results"] == []

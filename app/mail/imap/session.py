@@ -154,7 +154,7 @@ class ImapSession:
             response = self._client.uid_fetch(uids if isinstance(uids, str) else _uid_set(uids), items, modifiers)
             vanished = self._client._imap.untagged_responses.pop("VANISHED", [])
         updates = [
-            FlagUpdate(uid, tuple(_text(f) for f in data.get(b"FLAGS", ())), _modseq(data))
+            FlagUpdate(uid, _flags(data), _modseq(data))
             for uid, data in sorted(response.items())
         ]
         return updates, sorted(_parse_vanished(vanished))
@@ -218,7 +218,7 @@ def _fetched(uid: int, data: dict[bytes, Any]) -> FetchedMessage:
     raw = data.get(b"BODY[]") or b""
     return FetchedMessage(
         uid=int(uid),
-        flags=tuple(_text(f) for f in data.get(b"FLAGS", ())),
+        flags=_flags(data),
         modseq=_modseq(data),
         internal_date=internal.astimezone(UTC) if isinstance(internal, datetime) else None,
         size=int(data.get(b"RFC822.SIZE", len(raw))),
@@ -231,6 +231,12 @@ def _modseq(data: dict[bytes, Any]) -> int:
     if isinstance(value, tuple | list) and value:
         return int(value[0])
     return int(value) if isinstance(value, int) else 0
+
+
+def _flags(data: dict[bytes, Any]) -> tuple[str, ...]:
+    # \Recent belongs to one session, not to the message (RFC 3501 §2.3.2; gone in RFC 9051): storing it would
+    # make every message look changed the next time another session reads its flags.
+    return tuple(f for f in (_text(f) for f in data.get(b"FLAGS", ())) if f.lower() != "\\recent")
 
 
 def _text(value: Any) -> str:
