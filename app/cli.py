@@ -32,9 +32,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     # SUPPRESS lets these options stand before or after the subcommand without one overwriting the other.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--profile", type=Path, default=argparse.SUPPRESS, help="profile directory (or SALUS_PROFILE)")
     common.add_argument("--passphrase-file", type=Path, default=argparse.SUPPRESS, help="read the passphrase here")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")

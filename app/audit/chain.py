@@ -70,7 +70,9 @@ def verify(key: bytes, stored: Iterable[StoredEntry], head: tuple[int, bytes] | 
         count += 1
         seq = item.entry.seq
         if seq != expected_seq:
-            missing = f"entry {expected_seq} is" if seq == expected_seq + 1 else f"entries {expected_seq} to {seq - 1} are"
+            missing = (
+                f"entry {expected_seq} is" if seq == expected_seq + 1 else f"entries {expected_seq} to {seq - 1} are"
+            )
             problems.append(Problem(seq, f"{missing} missing: deleted from the log"))
         if not hmac.compare_digest(chain_mac(key, previous_mac, item.entry), item.mac):
             problems.append(Problem(seq, f"entry {seq} was altered, moved or inserted"))

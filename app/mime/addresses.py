@@ -27,8 +27,10 @@ class Address:
 
 
 # Atoms are taken generously ("." and "@" included) because real display names are not RFC atoms.
+# An encoded word is one atom even if it holds specials such as ":" that RFC 2047 §5 forbids there.
 _TOKEN = re.compile(
-    r"""(?P<space>\s+)|(?P<atom>[^\s"(),:;<>\[\]]+)|(?P<quoted>"(?:[^"\\]|\\.)*"?)"""
+    r"""(?P<space>\s+)|(?P<word>=\?[^?\s]{1,64}\?[bBqQ]\?[^?\s]*\?=)|(?P<atom>[^\s"(),:;<>\[\]]+)"""
+    r"""|(?P<quoted>"(?:[^"\\]|\\.)*"?)"""
     r"""|(?P<literal>\[[^\[\]]*\]?)|(?P<special>[(),:;<>\[\]])""",
     re.DOTALL,
 )
@@ -111,7 +113,7 @@ def _finish(box: _Mailbox, found: list[Address], where: str, problems: list[str]
     if box.angle is not None:
         addr = "".join(box.angle).rpartition(":")[2]
         name = display or box.comment
-    elif any("@" in source for _, source in box.words) or len(box.words) == 1:
+    elif any("@" in source for _, source in box.words):
         addr, name = "".join(source for _, source in box.words), box.comment
     else:
         addr, name = "", display

@@ -101,7 +101,18 @@ def resolve_charset(label: str) -> str | None:
         codec = codecs.lookup(name).name
     except (LookupError, ValueError):
         return None
-    return None if codec in _NOT_CHARSETS else codec
+    return codec if codec not in _NOT_CHARSETS and _is_text_codec(codec) else None
+
+
+def _is_text_codec(codec: str) -> bool:
+    """False for bytes-to-bytes codecs such as zlib and rot13, which `bytes.decode` refuses."""
+    try:
+        b"0".decode(codec)
+    except LookupError:
+        return False
+    except (UnicodeError, ValueError):
+        pass  # a text codec that merely dislikes this input, as UTF-16 does
+    return True
 
 
 def decode_bytes(data: bytes, label: str | None, where: str, problems: list[str]) -> str:

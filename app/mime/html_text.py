@@ -22,12 +22,14 @@ _HIDDEN_NAMES = ("script", "style", "title", "template", "noscript")
 _HIDDEN_START = re.compile(r"<!--|<(s(?:cript|tyle)|t(?:itle|emplate)|noscript)(?=[\s/>])", _FLAGS)
 _HIDDEN_END = {name: re.compile(f"</{name}", _FLAGS) for name in _HIDDEN_NAMES}
 _TAG_START = re.compile(r"<[a-zA-Z/!?]")
-_BLOCK_NAMES = (
-    r"a(?:ddress|rticle|side)|b(?:lockquote|r)|center|d(?:[dlt]|etails|iv)"
-    r"|f(?:ieldset|igcaption|igure|ooter|orm)|h(?:[1-6r]|eader)|li|main|nav|ol|p(?:re)?|section"
-    r"|t(?:able|body|foot|head|r)|ul"
+# Paragraph-like elements are set apart by a blank line; the start of a line-like element (a row,
+# a list item, a division, a break) only starts a new line.
+_PARAGRAPH_NAMES = (
+    r"a(?:ddress|rticle|side)|blockquote|center|d(?:etails|l)|f(?:ieldset|igcaption|igure|ooter|orm)"
+    r"|h(?:[1-6r]|eader)|main|nav|ol|p(?:re)?|section|table|ul"
 )
-_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_NAMES})(?=[\s/>])[^>]*>", _FLAGS)
+_PARAGRAPH_TAG = re.compile(rf"</?(?:{_PARAGRAPH_NAMES})(?=[\s/>])[^>]*>", _FLAGS)
+_LINE_TAG = re.compile(r"<(?:br|d[dt]|div|li|tr)(?=[\s/>])[^>]*>", _FLAGS)
 _CELL_TAG = re.compile(r"</?t[dh](?=[\s/>])[^>]*>", _FLAGS)
 _ANY_TAG = re.compile(r"<[a-zA-Z/!?][^>]*>")
 _SPACE_RUN = re.compile(" {2,}")
@@ -38,7 +40,7 @@ def html_to_text(markup: str) -> str:
     """Text of an HTML document: hidden parts dropped, blocks on their own lines, entities decoded."""
     markup = _cut_unclosed_tag(_drop_hidden(markup))
     markup = " ".join(markup.split())  # source line breaks and runs of spaces are one space in HTML
-    markup = _BLOCK_TAG.sub("\n", markup)
+    markup = _LINE_TAG.sub("\n", _PARAGRAPH_TAG.sub("\n\n", markup))
     markup = _CELL_TAG.sub(" ", markup)
     text = html.unescape(_ANY_TAG.sub("", markup)).replace("\xa0", " ").replace("\t", " ")
     text = _SPACE_RUN.sub(" ", text).replace(" \n", "\n")

@@ -153,10 +153,7 @@ class ImapSession:
             self._client._imap.untagged_responses.pop("VANISHED", None)
             response = self._client.uid_fetch(uids if isinstance(uids, str) else _uid_set(uids), items, modifiers)
             vanished = self._client._imap.untagged_responses.pop("VANISHED", [])
-        updates = [
-            FlagUpdate(uid, _flags(data), _modseq(data))
-            for uid, data in sorted(response.items())
-        ]
+        updates = [FlagUpdate(uid, _flags(data), _modseq(data)) for uid, data in sorted(response.items())]
         return updates, sorted(_parse_vanished(vanished))
 
     def close(self) -> None:

@@ -58,11 +58,11 @@ class _BoundedReads:
         return super().read(size)  # type: ignore[misc, no-any-return]
 
 
-class _BoundedTLS(_BoundedReads, imapclient_tls.IMAP4_TLS):
+class _BoundedTLS(_BoundedReads, imapclient_tls.IMAP4_TLS):  # type: ignore[misc]
     pass
 
 
-class _BoundedPlain(_BoundedReads, IMAP4WithTimeout):
+class _BoundedPlain(_BoundedReads, IMAP4WithTimeout):  # type: ignore[misc]
     pass
 
 
