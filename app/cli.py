@@ -22,8 +22,9 @@ from typing import Any
 
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
-from app.core.errors import AppError, ExitCode, ProfileError, UnlockError, UsageError
+from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
 from app.services import accounts, demo, mailbox
+from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
 
 
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--folder", default="INBOX")
     show.add_argument("--uid", type=int, required=True)
 
+    policy = sub.add_parser("policy", help="the managed policy").add_subparsers(dest="action", required=True)
+    policy.add_parser("show", parents=[common], help="print the effective settings and where each came from")
+
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="action", required=True)
     audit.add_parser("verify", parents=[common], help="check the hash chain of the access log")
     export = audit.add_parser("export", parents=[common], help="write the access log as CSV or JSON")
@@ -102,6 +106,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.version:
         print(f"salus {_version()}")
         return ExitCode.OK
+    # An invalid managed policy stops every command before it does anything (DESIGN.md §10).
+    args.policy_file, args.settings = current_settings()
     if args.demo:
         return _run_demo(args)
     if args.command is None:
@@ -181,6 +187,8 @@ def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None
 
 def _cmd_profile_create(args: argparse.Namespace) -> int:
     directory = _profile_dir(args)
+    if args.use_keyring and not args.settings["keyring_allowed"]:
+        raise BlockedByPolicy("Your organisation's policy does not allow keeping the key in the OS keyring.")
     passphrase = _passphrase(args, confirm=True) or ""
     session = create_profile(directory, passphrase, use_keyring=args.use_keyring)
     session.close()
@@ -319,6 +327,20 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_policy_show(args: argparse.Namespace) -> int:
+    settings = args.settings
+    document = {
+        "policy_file": str(args.policy_file) if args.policy_file else None,
+        "settings": {k: {"value": e.value, "source": e.source.value} for k, e in settings.values.items()},
+    }
+    lines = [f"policy file: {args.policy_file or 'none'}"]
+    lines += [
+        f"{k} = {json.dumps(e.value, ensure_ascii=False)}  ({e.source.value})" for k, e in settings.values.items()
+    ]
+    _emit(args, document, "\n".join(lines))
+    return ExitCode.OK
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     directory, passphrase = demo.ensure_demo_profile()
     session = unlock(directory, passphrase)
@@ -350,6 +372,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("stats", None): _cmd_stats,
     ("search", None): _cmd_search,
     ("show", None): _cmd_show,
+    ("policy", "show"): _cmd_policy_show,
     ("audit", "verify"): _cmd_audit_verify,
     ("audit", "export"): _cmd_audit_export,
 }

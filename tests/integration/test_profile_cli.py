@@ -202,3 +202,34 @@ def test_audit_export_csv_lists_unlocks_and_searches(salus: Salus) -> None:
     assert events[0] == "profile.created"
     assert "unlock.succeeded" in events and events.count("search") == 3
     assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
+
+
+# --- managed policy -------------------------------------------------------------------------------------------
+
+
+def test_policy_show_reports_each_value_and_its_source(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"idle_timeout_minutes": 2, "keyring_allowed": false}')
+    shown = Salus(tmp_path / "p").json("policy", "show", extra_env={"SALUS_POLICY_FILE": str(policy)})
+    assert shown["policy_file"] == str(policy)
+    assert shown["settings"]["idle_timeout_minutes"] == {"value": 2, "source": "policy"}
+    assert shown["settings"]["allow_plain"] == {"value": False, "source": "default"}
+
+
+def test_invalid_policy_stops_every_command_with_the_key_named(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"allow_plain": "sometimes"}')
+    result = Salus(tmp_path / "p").run("profile", "create", extra_env={"SALUS_POLICY_FILE": str(policy)})
+    assert result.code == 1
+    assert "allow_plain" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_policy_forbidding_the_keyring_blocks_it_with_exit_5(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"keyring_allowed": false}')
+    result = Salus(tmp_path / "p").run(
+        "profile", "create", "--use-keyring", extra_env={"SALUS_POLICY_FILE": str(policy)}
+    )
+    assert result.code == 5
+    assert "policy" in result.stderr
