@@ -226,7 +226,7 @@ def _cmd_account_list(args: argparse.Namespace) -> int:
 def _cmd_sync(args: argparse.Namespace) -> int:
     report: Callable[[str, int, int], None] = _progress if (args.progress or sys.stderr.isatty()) else _quiet
     with _session(args) as session:
-        results = mailbox.sync(session, args.account, report)
+        results = mailbox.sync(session, args.account, report, _warn)
     document = {"accounts": {n: {"new": c.new, "updated": c.updated, "deleted": c.deleted} for n, c in results.items()}}
     text = "\n".join(f"{n}: {c.new} new, {c.updated} updated, {c.deleted} deleted" for n, c in results.items())
     _emit(args, document, text)
@@ -239,6 +239,10 @@ def _progress(folder: str, done: int, total: int) -> None:
 
 def _quiet(folder: str, done: int, total: int) -> None:
     return None
+
+
+def _warn(message: str) -> None:
+    print(f"salus: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

@@ -71,6 +71,10 @@ class AuthenticationFailed(MailError):
     exit_code = ExitCode.AUTH_FAILED
 
 
+class CommandRefused(MailError):
+    """The server answered NO or BAD to one command; the connection itself is still usable."""
+
+
 class TransportSecurityRefused(MailError):
     """A connection did not meet the transport rules of DESIGN.md §4, so Salus refused to use it."""
 

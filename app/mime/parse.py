@@ -137,8 +137,9 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         html=html,
         attachments=tuple(bodies.attachments),
         autocrypt=_autocrypt(fields, problems),
-        is_encrypted=top.media == "multipart/encrypted" or smime_type in _ENVELOPED,
-        is_signed=top.media == "multipart/signed" or smime_type == "signed-data",
+        # `declared`: a multipart/encrypted or /signed whose structure is unusable is still reported.
+        is_encrypted=top.declared == "multipart/encrypted" or smime_type in _ENVELOPED,
+        is_signed=top.declared == "multipart/signed" or smime_type == "signed-data",
         problems=_final_problems(problems, limits.max_problems),
     )
 
@@ -166,7 +167,8 @@ def _read_leaf(raw: bytes, entity: Entity, bodies: _Bodies, problems: list[str])
     if media in _BODY_TYPES and filename is None and disposition != "attachment":
         _add_body(entity, media, data, bodies, problems)
         return
-    name = decode_words(filename or "", f"the file name of {where}", problems)  # RFC 2047 §5 forbids, Outlook does
+    # RFC 2047 §5 forbids encoded words in parameters, but Outlook and others send them in file names.
+    name = decode_words(filename or "", f"the file name of {where}", problems)
     bodies.attachments.append(Attachment(safe_filename(name), media, len(data), entity.number))
 
 
@@ -306,5 +308,21 @@ def _final_problems(problems: list[str], limit: int) -> tuple[str, ...]:
 
 
 def _unparsed(reason: str) -> ParsedMessage:
-    problem = f"internal parser error ({reason}); only the raw message is kept"
-    return ParsedMessage("", (), (), (), (), None, None, None, (), "", None, (), None, False, False, (problem,))
+    return ParsedMessage(
+        subject="",
+        sender=(),
+        to=(),
+        cc=(),
+        reply_to=(),
+        date=None,
+        message_id=None,
+        in_reply_to=None,
+        references=(),
+        text="",
+        html=None,
+        attachments=(),
+        autocrypt=None,
+        is_encrypted=False,
+        is_signed=False,
+        problems=(f"internal parser error ({reason}); only the raw message is kept",),
+    )

@@ -44,11 +44,12 @@ class Entity:
     path: str
     depth: int
     fields: Fields
-    media: str  # lower-case "type/subtype"
+    media: str  # lower-case "type/subtype", as the entity is read
     params: dict[str, str]
     body_start: int
     body_end: int
     alternative: tuple[str, str] | None  # (nearest multipart/alternative, the branch taken to here)
+    declared: str  # the type the headers claim; differs from `media` for a multipart read as text
 
     @property
     def number(self) -> str:
@@ -98,7 +99,7 @@ def _read_entity(raw: bytes, span: _Span, limits: ParseLimits, problems: list[st
     if malformed:
         problems.append(f"{malformed} malformed header line(s) in {where} ignored")
     media, params = _content_type(fields, span.default_type, f"the Content-Type of {owner}", problems)
-    return Entity(span.path, span.depth, fields, media, params, body_start, span.end, span.alternative)
+    return Entity(span.path, span.depth, fields, media, params, body_start, span.end, span.alternative, media)
 
 
 def _header_bounds(raw: bytes, span: _Span, where: str, problems: list[str]) -> tuple[int, int]:

@@ -22,12 +22,8 @@ class Engine:
     def __init__(self, *, parse_in_process: bool = True) -> None:
         self._imap = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salus-imap")
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salus-vault")
-        # "spawn", not fork: a forked child would inherit a copy of the unlocked data key and open sockets.
-        self._cpu: Executor | None = (
-            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            if parse_in_process
-            else None
-        )
+        self._parse_in_process = parse_in_process
+        self._cpu: Executor | None = None
 
     async def imap(self, func: Callable[..., T], *args: Any) -> T:
         return await _run(self._imap, func, *args)
@@ -36,8 +32,12 @@ class Engine:
         return await _run(self._db, func, *args)
 
     async def cpu(self, func: Callable[..., T], *args: Any) -> T:
-        if self._cpu is None:
+        if not self._parse_in_process:
             return func(*args)
+        if self._cpu is None:
+            # Started on first use (it costs a fresh interpreter). "spawn", not fork: a forked child would
+            # inherit a copy of the unlocked data key and the open sockets.
+            self._cpu = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         return await _run(self._cpu, func, *args)
 
     def shutdown(self) -> None:

@@ -14,7 +14,7 @@ from app.core.query import parse_query
 from app.mime.parse import ParsedMessage, parse_message
 from app.services.engine import Engine
 from app.services.profile import Session
-from app.services.sync import Progress, sync_account
+from app.services.sync import Progress, Warn, sync_account
 from app.store import mail as store
 from app.store import search as store_search
 
@@ -28,7 +28,7 @@ def accounts_to_sync(session: Session, name: str | None) -> list[Account]:
     return accounts
 
 
-def sync(session: Session, account_name: str | None, progress: Progress) -> dict[str, SyncCounts]:
+def sync(session: Session, account_name: str | None, progress: Progress, warn: Warn) -> dict[str, SyncCounts]:
     accounts = accounts_to_sync(session, account_name)
     passwords = {a.name: store.account_password(session.vault, a.id) for a in accounts}
     results: dict[str, SyncCounts] = {}
@@ -37,7 +37,7 @@ def sync(session: Session, account_name: str | None, progress: Progress) -> dict
         for account in accounts:
             try:
                 results[account.name] = asyncio.run(
-                    sync_account(engine, session.vault, account, passwords[account.name], progress)
+                    sync_account(engine, session.vault, account, passwords[account.name], progress, warn)
                 )
             except AppError as exc:
                 _audit_sync(session, account.name, None, str(exc))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
+from app.core.errors import CommandRefused
 from app.core.models import Account, FolderId, SyncCounts
 from app.mail.imap.planner import ExpungeCheck, FolderPlan, LocalFolderState, plan_folder
 from app.mail.imap.planner import plan_folders as plan_folder_changes
@@ -23,11 +24,13 @@ from app.store import mail as store
 from app.store.mail import AttachmentRow, FolderRow, MessageRecord
 from app.store.vault import Vault
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], None]  # folder, messages stored so far, messages to store
+Warn = Callable[[str], None]
 
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_MESSAGES = 500
 MAX_INDEXED_CHARS = 1_000_000
+PARSE_IN_PROCESS_BELOW = 200
 
 
 @dataclass
@@ -36,16 +39,24 @@ class _Context:
     vault: Vault
     imap: ImapSession
     progress: Progress
+    warn: Warn
 
 
-async def sync_account(engine: Engine, vault: Vault, account: Account, password: str, progress: Progress) -> SyncCounts:
+async def sync_account(
+    engine: Engine, vault: Vault, account: Account, password: str, progress: Progress, warn: Warn
+) -> SyncCounts:
     imap = await engine.imap(lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem))
-    ctx = _Context(engine, vault, imap, progress)
+    ctx = _Context(engine, vault, imap, progress, warn)
     try:
         folders, dropped = await _reconcile_folders(ctx, account)
         counts = SyncCounts(deleted=dropped)
         for folder in folders:
-            counts += await _sync_folder(ctx, folder)
+            try:
+                counts += await _sync_folder(ctx, folder)
+            except CommandRefused as exc:
+                # A folder that vanished between LIST and SELECT, or that this user may not read, must not stop
+                # the other folders; it is retried at the next sync.
+                ctx.warn(f"Folder {folder.display_name!r} was skipped: {exc}")
         return counts
     finally:
         await engine.imap(imap.close)
@@ -123,7 +134,11 @@ async def _fetch_new(ctx: _Context, folder: FolderRow, first_uid: int) -> int:
 
 
 async def _parse_and_store(ctx: _Context, folder_id: FolderId, fetched: list[FetchedMessage]) -> int:
-    records = await ctx.engine.cpu(build_records, fetched)
+    # A worker process pays for itself only on large batches; a few new messages are parsed right here.
+    if len(fetched) < PARSE_IN_PROCESS_BELOW:
+        records = build_records(fetched)
+    else:
+        records = await ctx.engine.cpu(build_records, fetched)
     return await ctx.engine.db(store.store_messages, ctx.vault, folder_id, records)
 
 

@@ -393,6 +393,12 @@ def test_pkcs7_mime_kinds(smime_type: str, encrypted: bool, signed: bool) -> Non
     assert (message.is_encrypted, message.is_signed, message.attachments) == (encrypted, signed, ())
 
 
+def test_encrypted_message_with_broken_structure_is_still_encrypted() -> None:
+    raw = _mail(_FROM, "Content-Type: multipart/encrypted", "", "-----BEGIN PGP MESSAGE-----")
+    message = parse_message(raw)
+    assert (message.is_encrypted, message.text) == (True, "-----BEGIN PGP MESSAGE-----")
+
+
 def test_signed_part_below_the_top_is_not_reported_as_signed() -> None:
     raw = _multipart(
         "multipart/mixed",

@@ -18,7 +18,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from app.core.errors import AuthenticationFailed, MailError, TransportSecurityRefused
+from app.core.errors import AuthenticationFailed, CommandRefused, MailError, TransportSecurityRefused
 from app.core.models import Endpoint
 from app.mail.imap.planner import ServerFolderState
 from app.mail.imap.transport import DEFAULT_TIMEOUT, SafeIMAPClient, open_connection, protocol_error
@@ -177,7 +177,7 @@ def _translated() -> Iterator[None]:
     except (imaplib.IMAP4.abort, RecursionError, ValueError, IndexError) as exc:
         raise protocol_error(exc) from exc
     except (imaplib.IMAP4.error, IMAPClient.Error) as exc:
-        raise MailError(f"The IMAP server refused a command: {_text(exc.args[0]) if exc.args else exc}") from exc
+        raise CommandRefused(f"The IMAP server refused a command: {_text(exc.args[0]) if exc.args else exc}") from exc
     except OSError as exc:
         raise MailError(f"The connection to the IMAP server failed: {exc}.") from exc
 
