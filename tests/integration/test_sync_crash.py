@@ -86,7 +86,7 @@ def test_connection_dropped_mid_sync_is_an_error_and_the_rerun_completes(
     for line in process.stderr:
         if "new messages stored" in line:
             # Dovecot's `kick` ends the user's IMAP sessions, as a server restart or a network cut would.
-            subprocess.run(dovecot.doveadm("kick", user.name), check=False, capture_output=True)
+            subprocess.run(dovecot.doveadm("kick", user.name), check=True, capture_output=True)
             break
     rest = process.stderr.read()
     process.wait(timeout=60)
