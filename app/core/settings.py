@@ -70,6 +70,10 @@ def _ladder(value: Any) -> str | None:
         return f"unknown method {unknown[0]!r}; allowed: {', '.join(METHODS)}"
     if len(set(value)) != len(value) or not value:
         return "must name each method at most once, and at least one"
+    # No policy may prefer a weaker method over a usable key (DESIGN.md §5): end-to-end methods come first.
+    ranks = [0 if v in ("pgp", "smime") else 1 for v in value]
+    if ranks != sorted(ranks):
+        return "must list pgp and smime before tls and portal"
     return None
 
 

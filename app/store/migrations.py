@@ -128,4 +128,55 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        2,
+        "Recipient evidence: the discovery cache, where OpenPGP keys came from, S/MIME certificates, Autocrypt.",
+        """
+        -- Results of network lookups (MX, MTA-STS, DANE, WKD, the submission server's EHLO), each with when it
+        -- was learned and until when it may be reused (DESIGN.md §5). `data` is the lookup's result as JSON.
+        CREATE TABLE discovery_cache (
+            kind        TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            data        TEXT NOT NULL,
+            learned_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            PRIMARY KEY (kind, subject)
+        ) STRICT;
+
+        -- GnuPG keeps the keys but not how we came to have them; the decision engine ranks keys by that.
+        CREATE TABLE pgp_key_sources (
+            fingerprint  TEXT    NOT NULL,
+            address      TEXT    NOT NULL,
+            source       TEXT    NOT NULL,
+            verified     INTEGER NOT NULL DEFAULT 0,
+            learned_at   TEXT    NOT NULL,
+            PRIMARY KEY (fingerprint, address)
+        ) STRICT;
+
+        CREATE TABLE smime_certs (
+            fingerprint  TEXT PRIMARY KEY,
+            der          BLOB NOT NULL,
+            source       TEXT NOT NULL,
+            learned_at   TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE smime_cert_addresses (
+            fingerprint  TEXT NOT NULL REFERENCES smime_certs(fingerprint) ON DELETE CASCADE,
+            address      TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, address)
+        ) STRICT;
+        CREATE INDEX smime_by_address ON smime_cert_addresses (address);
+
+        -- Autocrypt Level 1 peer state (§2.3), one row per sender address.
+        CREATE TABLE autocrypt_peers (
+            address              TEXT    PRIMARY KEY,
+            last_seen            TEXT    NOT NULL,
+            autocrypt_timestamp  TEXT    NOT NULL,
+            keydata              BLOB    NOT NULL,
+            prefer_mutual        INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

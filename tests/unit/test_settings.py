@@ -39,6 +39,7 @@ def test_user_may_only_shorten_a_policy_idle_timeout() -> None:
         ({"allow_plain": "no"}, "allow_plain"),
         ({"method_ladder": ["pgp", "carrier-pigeon"]}, "method_ladder"),
         ({"method_ladder": ["pgp", "pgp"]}, "method_ladder"),
+        ({"method_ladder": ["portal", "pgp"]}, "method_ladder"),
         ({"subject_tags": [""]}, "subject_tags"),
         ({"audit_forward": "email"}, "audit_forward"),
         ({"alow_plain": True}, "alow_plain"),

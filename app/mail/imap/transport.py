@@ -28,25 +28,12 @@ from imapclient.response_parser import parse_fetch_response
 
 from app.core.errors import MailError, ServerProtocolError, TransportSecurityRefused
 from app.core.models import Endpoint, Security
+from app.mail.tls import tls_context
 
 # The largest literal we accept in one response. Messages bigger than this are refused rather than letting a
 # server make us allocate whatever it announces (BufferedReader.read(n) allocates n up front).
 MAX_LITERAL_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0
-
-
-def tls_context(ca_pem: str = "") -> ssl.SSLContext:
-    """The one client TLS context: system trust store, plus the account's own CA when it has one."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    if ca_pem:
-        try:
-            context.load_verify_locations(cadata=ca_pem)
-        except (ssl.SSLError, ValueError) as exc:
-            raise TransportSecurityRefused(f"The account's CA certificate cannot be used: {exc}") from exc
-    return context
 
 
 class _BoundedReads:
