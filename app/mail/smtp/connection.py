@@ -46,6 +46,12 @@ async def submission(endpoint: Endpoint, ca_pem: str = "", timeout: float = 30.0
     except ssl.SSLError as exc:
         raise TransportSecurityRefused(f"Refused {endpoint.host}:{endpoint.port}: no acceptable TLS ({exc}).") from exc
     except aiosmtplib.SMTPConnectError as exc:
+        # aiosmtplib wraps a failed handshake in its connect error; a TLS failure is a refusal, not an outage.
+        if isinstance(exc.__cause__, ssl.SSLError):
+            raise TransportSecurityRefused(
+                f"Refused {endpoint.host}:{endpoint.port}: its TLS certificate is not trusted or TLS failed "
+                f"({exc.__cause__})."
+            ) from exc
         raise MailError(f"Cannot connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(f"The SMTP server {endpoint.host}:{endpoint.port} failed: {exc}") from exc
