@@ -9,9 +9,9 @@ where it stopped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from app.core.errors import CommandRefused
 from app.core.models import Account, FolderId, SyncCounts
@@ -19,11 +19,13 @@ from app.mail.imap.planner import ExpungeCheck, FolderPlan, LocalFolderState, pl
 from app.mail.imap.planner import plan_folders as plan_folder_changes
 from app.mail.imap.session import FetchedMessage, ImapSession, ServerFolder
 from app.mime.parse import Address, ParsedMessage, escape_control_chars, parse_message
+from app.mime.signed import smime_signature
 from app.services.engine import Engine
 from app.store import mail as store
 from app.store.mail import AttachmentRow, FolderRow, MessageRecord
 from app.store.vault import Vault
 
+Harvest = Callable[[list["SenderEvidence"]], Awaitable[None]]
 Progress = Callable[[str, int, int], None]  # folder, messages stored so far, messages to store
 Warn = Callable[[str], None]
 
@@ -40,13 +42,20 @@ class _Context:
     imap: ImapSession
     progress: Progress
     warn: Warn
+    harvest: Harvest | None
 
 
 async def sync_account(
-    engine: Engine, vault: Vault, account: Account, password: str, progress: Progress, warn: Warn
+    engine: Engine,
+    vault: Vault,
+    account: Account,
+    password: str,
+    progress: Progress,
+    warn: Warn,
+    harvest: Harvest | None = None,
 ) -> SyncCounts:
     imap = await engine.imap(lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem))
-    ctx = _Context(engine, vault, imap, progress, warn)
+    ctx = _Context(engine, vault, imap, progress, warn, harvest)
     try:
         folders, dropped = await _reconcile_folders(ctx, account)
         counts = SyncCounts(deleted=dropped)
@@ -136,10 +145,13 @@ async def _fetch_new(ctx: _Context, folder: FolderRow, first_uid: int) -> int:
 async def _parse_and_store(ctx: _Context, folder_id: FolderId, fetched: list[FetchedMessage]) -> int:
     # A worker process pays for itself only on large batches; a few new messages are parsed right here.
     if len(fetched) < PARSE_IN_PROCESS_BELOW:
-        records = build_records(fetched)
+        batch = build_batch(fetched)
     else:
-        records = await ctx.engine.cpu(build_records, fetched)
-    return await ctx.engine.db(store.store_messages, ctx.vault, folder_id, records)
+        batch = await ctx.engine.cpu(build_batch, fetched)
+    stored = await ctx.engine.db(store.store_messages, ctx.vault, folder_id, batch.records)
+    if batch.evidence and ctx.harvest is not None:
+        await ctx.harvest(batch.evidence)
+    return stored
 
 
 def _batches(sizes: Sequence[tuple[int, int]]) -> list[list[int]]:
@@ -157,16 +169,55 @@ def _batches(sizes: Sequence[tuple[int, int]]) -> list[list[int]]:
     return batches
 
 
+@dataclass(frozen=True, slots=True)
+class SenderEvidence:
+    """What a message tells about its sender's keys: an Autocrypt header, an S/MIME signature's certificates."""
+
+    sender: str
+    date: datetime | None
+    autocrypt: str | None
+    smime_signature: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    records: list[MessageRecord]
+    evidence: list[SenderEvidence]
+
+
 def build_records(fetched: Sequence[FetchedMessage]) -> list[MessageRecord]:
+    return build_batch(fetched).records
+
+
+def build_batch(fetched: Sequence[FetchedMessage]) -> ParsedBatch:
     """Runs in the parser process: pure, picklable in and out."""
-    return [_record(message) for message in fetched]
+    records: list[MessageRecord] = []
+    evidence: list[SenderEvidence] = []
+    for message in fetched:
+        parsed = _parse(message)
+        records.append(_record(message, parsed))
+        if found := _sender_evidence(message, parsed):
+            evidence.append(found)
+    return ParsedBatch(records, evidence)
 
 
-def _record(message: FetchedMessage) -> MessageRecord:
+def _parse(message: FetchedMessage) -> ParsedMessage:
     try:
-        parsed = parse_message(message.raw)
+        return parse_message(message.raw)
     except Exception as exc:  # noqa: BLE001 - a parser bug must cost one message's metadata, not the sync
-        parsed = unreadable_message(f"Salus could not read this message ({type(exc).__name__}); it is kept as sent.")
+        return unreadable_message(f"Salus could not read this message ({type(exc).__name__}); it is kept as sent.")
+
+
+def _sender_evidence(message: FetchedMessage, parsed: ParsedMessage) -> SenderEvidence | None:
+    if len(parsed.sender) != 1 or not parsed.sender[0].addr:
+        return None
+    signature = smime_signature(message.raw) if parsed.is_signed else None
+    if parsed.autocrypt is None and signature is None:
+        return None
+    return SenderEvidence(parsed.sender[0].addr, parsed.date or message.internal_date, parsed.autocrypt, signature)
+
+
+def _record(message: FetchedMessage, parsed: ParsedMessage) -> MessageRecord:
     return MessageRecord(
         uid=message.uid,
         modseq=message.modseq,
