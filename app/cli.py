@@ -23,9 +23,11 @@ from typing import Any
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
-from app.services import accounts, demo, mailbox
+from app.policy import Reason
+from app.services import accounts, demo, keys, mailbox, planning
 from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
+from app.services.reason_text import METHOD_NAMES, reason_sentence
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--account")
     show.add_argument("--folder", default="INBOX")
     show.add_argument("--uid", type=int, required=True)
+
+    plan = sub.add_parser("plan", parents=[common], help="how each recipient would receive a message, and why")
+    plan.add_argument("--to", nargs="+", required=True, metavar="ADDR")
+    plan.add_argument("--subject", default="")
+    plan.add_argument("--escalate", action="store_true", help="force the secure portal (as the composer's button)")
+    plan.add_argument("--account", help="the account whose submission server would send it")
+
+    keys = sub.add_parser("keys", help="OpenPGP keys and S/MIME certificates").add_subparsers(
+        dest="action", required=True
+    )
+    key_import = keys.add_parser("import", parents=[common], help="import OpenPGP keys or S/MIME certificates")
+    key_import.add_argument("files", nargs="+", type=Path)
+    key_import.add_argument("--verified", action="store_true", help="you checked the fingerprint with its owner")
+    keys.add_parser("list", parents=[common], help="list keys and certificates")
 
     policy = sub.add_parser("policy", help="the managed policy").add_subparsers(dest="action", required=True)
     policy.add_parser("show", parents=[common], help="print the effective settings and where each came from")
@@ -331,6 +347,69 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        outcome = planning.plan_message(
+            session, args.settings, tuple(args.to), args.subject, escalate=args.escalate, account=args.account
+        )
+    now = outcome.planned_at
+    recipients = [
+        {"address": d.address, "method": d.method.value, "reasons": [_reason_json(r) for r in d.reasons]}
+        for d in outcome.plan.decisions
+    ]
+    document = {
+        "recipients": recipients,
+        "subject": outcome.subject,
+        "escalated": outcome.escalated,
+        "groups": {m.value: list(a) for m, a in outcome.plan.groups.items()},
+    }
+    lines = [
+        f"{d.address}: {METHOD_NAMES[d.method]} - " + "; ".join(reason_sentence(r, now) for r in d.reasons)
+        for d in outcome.plan.decisions
+    ]
+    _emit(args, document, "\n".join(lines))
+    return ExitCode.OK
+
+
+def _reason_json(reason: Reason) -> dict[str, Any]:
+    return {
+        "code": reason.code.value,
+        "source": reason.source.value if reason.source else None,
+        "learned_at": reason.learned_at.isoformat() if reason.learned_at else None,
+        "method": reason.method.value if reason.method else None,
+        "detail": reason.detail,
+    }
+
+
+def _cmd_keys_import(args: argparse.Namespace) -> int:
+    imported = []
+    with _session(args) as session:
+        for path in args.files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"Cannot read {path}: {exc.strerror}") from exc
+            imported += keys.import_keys(session, data, verified=args.verified, origin=path.name)
+    rows = [{"kind": k.kind, "fingerprint": k.fingerprint, "addresses": list(k.addresses)} for k in imported]
+    _emit(
+        args, {"imported": rows}, "\n".join(f"{r['kind']} {r['fingerprint']} {' '.join(r['addresses'])}" for r in rows)
+    )
+    return ExitCode.OK
+
+
+def _cmd_keys_list(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        listing = keys.list_keys(session)
+    rows = [
+        {"kind": k.kind, "fingerprint": k.fingerprint, "addresses": list(k.addresses), "source": k.source,
+         "expires": k.expires.isoformat() if k.expires else None, "state": k.state}
+        for k in listing
+    ]  # fmt: skip
+    text = "\n".join(f"{k.kind:5} {k.fingerprint} {k.state:8} {' '.join(k.addresses)}" for k in listing)
+    _emit(args, {"keys": rows}, text)
+    return ExitCode.OK
+
+
 def _cmd_policy_show(args: argparse.Namespace) -> int:
     settings = args.settings
     document = {
@@ -377,6 +456,9 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("search", None): _cmd_search,
     ("show", None): _cmd_show,
     ("policy", "show"): _cmd_policy_show,
+    ("plan", None): _cmd_plan,
+    ("keys", "import"): _cmd_keys_import,
+    ("keys", "list"): _cmd_keys_list,
     ("audit", "verify"): _cmd_audit_verify,
     ("audit", "export"): _cmd_audit_export,
 }

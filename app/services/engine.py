@@ -22,6 +22,8 @@ class Engine:
     def __init__(self, *, parse_in_process: bool = True) -> None:
         self._imap = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salus-imap")
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salus-vault")
+        # GnuPG runs as a subprocess per call; its own thread keeps key work from queueing behind the vault.
+        self._crypto = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salus-crypto")
         self._parse_in_process = parse_in_process
         self._cpu: Executor | None = None
 
@@ -30,6 +32,9 @@ class Engine:
 
     async def db(self, func: Callable[..., T], *args: Any) -> T:
         return await _run(self._db, func, *args)
+
+    async def crypto(self, func: Callable[..., T], *args: Any) -> T:
+        return await _run(self._crypto, func, *args)
 
     async def cpu(self, func: Callable[..., T], *args: Any) -> T:
         if not self._parse_in_process:
@@ -41,7 +46,7 @@ class Engine:
         return await _run(self._cpu, func, *args)
 
     def shutdown(self) -> None:
-        for executor in (self._imap, self._db, self._cpu):
+        for executor in (self._imap, self._db, self._crypto, self._cpu):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
 

@@ -13,6 +13,7 @@ from app.core.models import Account, FolderStats, SearchHit, SyncCounts
 from app.core.query import parse_query
 from app.mime.parse import ParsedMessage, parse_message
 from app.services.engine import Engine
+from app.services.harvest import harvester
 from app.services.profile import Session
 from app.services.sync import Progress, Warn, sync_account
 from app.store import mail as store
@@ -37,7 +38,15 @@ def sync(session: Session, account_name: str | None, progress: Progress, warn: W
         for account in accounts:
             try:
                 results[account.name] = asyncio.run(
-                    sync_account(engine, session.vault, account, passwords[account.name], progress, warn)
+                    sync_account(
+                        engine,
+                        session.vault,
+                        account,
+                        passwords[account.name],
+                        progress,
+                        warn,
+                        harvester(session, engine),
+                    )
                 )
             except AppError as exc:
                 _audit_sync(session, account.name, None, str(exc))
