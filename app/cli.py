@@ -399,7 +399,7 @@ def _cmd_keys_import(args: argparse.Namespace) -> int:
 
 def _cmd_keys_list(args: argparse.Namespace) -> int:
     with _session(args) as session:
-        listing = keys.list_keys(session)
+        listing = keys.list_keys(session, args.settings)
     rows = [
         {"kind": k.kind, "fingerprint": k.fingerprint, "addresses": list(k.addresses), "source": k.source,
          "expires": k.expires.isoformat() if k.expires else None, "state": k.state}

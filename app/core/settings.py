@@ -102,6 +102,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("audit_forward", "none", _choice("none", "syslog", "eventlog"), "Copy audit entries to the OS log."),
     Setting("dns_resolvers", [], _strings, "DNS resolvers for recipient discovery (empty: the system's)."),
     Setting("discovery_ca_file", "", _text, "Extra CA bundle for discovery's HTTPS lookups."),
+    Setting("smime_ca_file", "", _text, "Extra trusted CA certificates for S/MIME (e.g. a health network's CA)."),
     Setting("discovery_timeout_seconds", 5, _int_between(1, 60), "Time allowed for each discovery lookup."),
     Setting("discovery_https_port", 443, _int_between(1, 65535), "Port of MTA-STS and WKD servers (tests only)."),
 )

@@ -27,14 +27,14 @@ class Engine:
         self._parse_in_process = parse_in_process
         self._cpu: Executor | None = None
 
-    async def imap(self, func: Callable[..., T], *args: Any) -> T:
-        return await _run(self._imap, func, *args)
+    async def imap(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await _run(self._imap, func, *args, **kwargs)
 
-    async def db(self, func: Callable[..., T], *args: Any) -> T:
-        return await _run(self._db, func, *args)
+    async def db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await _run(self._db, func, *args, **kwargs)
 
-    async def crypto(self, func: Callable[..., T], *args: Any) -> T:
-        return await _run(self._crypto, func, *args)
+    async def crypto(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await _run(self._crypto, func, *args, **kwargs)
 
     async def cpu(self, func: Callable[..., T], *args: Any) -> T:
         if not self._parse_in_process:
@@ -51,6 +51,6 @@ class Engine:
                 executor.shutdown(wait=True, cancel_futures=True)
 
 
-async def _run(executor: Executor, func: Callable[..., T], *args: Any) -> T:
+async def _run(executor: Executor, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, partial(func, *args))
+    return await loop.run_in_executor(executor, partial(func, *args, **kwargs))

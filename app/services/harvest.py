@@ -56,7 +56,7 @@ async def _autocrypt(session: Session, engine: Engine, item: SenderEvidence, now
         for fingerprint in fingerprints:
             await engine.db(
                 evidence.record_key_source, session.vault, fingerprint, (address,), EvidenceSource.AUTOCRYPT.value,
-                after.autocrypt_timestamp, False,
+                after.autocrypt_timestamp, verified=False,
             )  # fmt: skip
     peer = AutocryptPeer(address, after.last_seen, after.autocrypt_timestamp, after.public_key, after.prefer_mutual)
     await engine.db(evidence.save_autocrypt_peer, session.vault, peer)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
-from app.core.errors import CryptoError
+from app.core.errors import CryptoError, PolicyError
+from app.core.settings import Settings
 from app.crypto.certificates import TrustStore, end_entities_in, judge
 from app.crypto.openpgp import KeyInfo, OpenPgpStore
 from app.policy import EvidenceSource, normalize_address
@@ -113,12 +114,26 @@ def store_certificate_chain(
     return ImportedKey("smime", verdict.fingerprint, addresses)
 
 
-def list_keys(session: Session) -> list[KeyListing]:
+def smime_trust(settings: Settings) -> TrustStore:
+    """The OS trust store plus the CA the policy names for S/MIME (e.g. a health network's own CA)."""
+    return TrustStore(read_ca(settings["smime_ca_file"]))
+
+
+def read_ca(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"The CA file {path} named by the policy cannot be read: {exc}") from exc
+
+
+def list_keys(session: Session, settings: Settings) -> list[KeyListing]:
     now = utc_now()
     listing = [_pgp_listing(session, key) for key in openpgp_store(session).keys()]
     stored = evidence.all_certificates(session.vault)
     pool = tuple(c.der for c, _ in stored)
-    trust = TrustStore()
+    trust = smime_trust(settings)
     for certificate, addresses in stored:
         if addresses:
             verdict = judge(certificate.der, others=pool, trust=trust, now=now, address=addresses[0])

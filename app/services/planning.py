@@ -15,12 +15,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from app.core.clock import utc_now
 from app.core.errors import UsageError
 from app.core.settings import Settings
-from app.crypto.certificates import TrustStore, judge
+from app.crypto.certificates import judge
 from app.crypto.openpgp import KeyInfo, OpenPgpStore
 from app.discovery import DiscoveryConfig, DnsResolver, lookup_dane, lookup_mta_sts, lookup_wkd
 from app.mail.smtp.probe import probe_submission
@@ -44,7 +43,7 @@ from app.policy import (
 )
 from app.policy.model import split_address
 from app.services.engine import Engine
-from app.services.keys import openpgp_store
+from app.services.keys import openpgp_store, read_ca, smime_trust
 from app.services.mailbox import accounts_to_sync
 from app.services.profile import Session
 from app.services.rules import policy_rules
@@ -113,11 +112,9 @@ def _checked(recipients: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def discovery_config(settings: Settings) -> DiscoveryConfig:
-    ca_file = settings["discovery_ca_file"]
-    ca_pem = Path(ca_file).read_text("ascii") if ca_file else ""
     return DiscoveryConfig(
         resolvers=tuple(settings["dns_resolvers"]),
-        ca_pem=ca_pem,
+        ca_pem=read_ca(settings["discovery_ca_file"]),
         timeout=float(settings["discovery_timeout_seconds"]),
         https_port=settings["discovery_https_port"],
     )
@@ -134,7 +131,8 @@ class Gatherer:
         self._resolver = DnsResolver(discovery_config(settings))
         self._domains: dict[str, asyncio.Task[DomainTransportEvidence]] = {}
         self._store: OpenPgpStore = openpgp_store(session)
-        self._trust = TrustStore()
+        self._trust = smime_trust(settings)
+        self._keyring: asyncio.Task[tuple[KeyInfo, ...]] | None = None
 
     async def recipient(self, address: str) -> RecipientFacts:
         _, domain = split_address(address)
@@ -156,12 +154,18 @@ class Gatherer:
     async def _local_keys(self, address: str) -> tuple[PgpKeyEvidence, ...]:
         normalized = normalize_address(address)
         sources = await self._engine.db(evidence.key_sources, self._session.vault, normalized)
-        keys = await self._engine.crypto(self._store.keys)
+        keys = await self._keys()
         return tuple(
             _pgp_evidence(key, sources.get(key.fingerprint), self._now)
             for key in keys
             if key.matches(address) or key.fingerprint in sources
         )
+
+    async def _keys(self) -> tuple[KeyInfo, ...]:
+        # One listing of the keyring serves every recipient; a WKD import starts a fresh one.
+        if self._keyring is None:
+            self._keyring = asyncio.create_task(self._engine.crypto(self._store.keys))
+        return await self._keyring
 
     async def _wkd(self, address: str) -> bool:
         """Looks the address up in its domain's key directory; True when a usable key was imported."""
@@ -175,10 +179,12 @@ class Gatherer:
             material = await self._engine.crypto(self._store.filter_key_for_address, result.key, address)
             if material is not None:
                 imported = await self._engine.crypto(self._store.import_keys, material)
+        if imported:
+            self._keyring = None
         for fingerprint in imported:
             await self._engine.db(
                 evidence.record_key_source, self._session.vault, fingerprint, (normalized,), EvidenceSource.WKD.value,
-                self._now, False,
+                self._now, verified=False,
             )  # fmt: skip
         ttl = FOUND_TTL if imported else FAILURE_TTL if result.error else ABSENT_TTL
         data = {"found": bool(imported), "method": result.method, "error": result.error}

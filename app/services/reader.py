@@ -1,0 +1,355 @@
+"""What the main window does with the vault: folders, pages of messages, reading, flags, moves, exports, sync.
+
+Rules:
+- Every public method is a coroutine for the engine loop (DESIGN.md §2). Blocking work runs through
+  `Engine.db` (the vault's single thread) or `Engine.imap` (the IMAP thread); nothing here knows Qt.
+- What the user changes (seen, flagged, deleted, moved) is written to the server first and to the vault only
+  after the server accepted it, so a refusal leaves both as they were and the window can say why. Accounts on
+  a `.invalid` host, such as the demo, can have no server (RFC 6761 §6.4): their changes go to the vault only.
+- Opening a message and exporting an attachment are recorded in the audit log in the same step that reads
+  the vault (DESIGN.md §8); an export whose file cannot be written leaves no audit entry behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import groupby
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.audit.events import AuditEvent
+from app.core.clock import utc_now
+from app.core.errors import AppError, MailError, UsageError
+from app.core.models import Account, AccountId, FolderId, MessageRowId, SyncCounts
+from app.core.query import parse_query
+from app.mail.imap.session import ImapSession
+from app.mime.headers import header_str
+from app.mime.parse import ParsedMessage, parse_message
+from app.mime.structure import DEFAULT_LIMITS, walk
+from app.mime.transfer import decode_transfer, normalise_cte
+from app.services.accounts import AccountSettings, add_account
+from app.services.engine import Engine
+from app.services.profile import Session, create_profile, unlock
+from app.services.sync import Progress, Warn, sync_account
+from app.store import browse
+from app.store import mail as store
+from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor
+from app.store.files import write_private_atomic
+
+T = TypeVar("T")
+
+PAGE_SIZE = 500
+SEARCH_LIMIT = 500
+SEEN = "\\Seen"
+FLAGGED = "\\Flagged"
+_TRASH_NAMES = ("trash", "deleted items", "deleted messages", "papierkorb", "corbeille")
+
+
+@dataclass(frozen=True, slots=True)
+class FolderNode:
+    id: FolderId | None  # None: a level of the hierarchy the server does not list as a folder of its own
+    name: str  # the last component of the display name
+    path: str  # the full display name
+    total: int
+    unread: int
+    children: tuple[FolderNode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNode:
+    id: AccountId
+    name: str
+    folders: tuple[FolderNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedMessage:
+    id: MessageRowId
+    account: str
+    folder: str
+    uid: int
+    message: ParsedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedProfile:
+    reader: Reader
+    account_problem: str | None  # the profile exists; only adding the account failed, for this reason
+
+
+async def unlock_reader(engine: Engine, directory: Path, passphrase: str) -> Reader:
+    session = await engine.db(unlock, directory, passphrase)
+    return Reader(engine, session)
+
+
+async def create_reader(
+    engine: Engine, directory: Path, passphrase: str, account: AccountSettings | None, password: str
+) -> CreatedProfile:
+    session = await engine.db(create_profile, directory, passphrase)
+    problem = None
+    if account is not None:
+        try:
+            await engine.db(add_account, session, account, password)
+        except AppError as exc:
+            problem = str(exc)
+    return CreatedProfile(Reader(engine, session), problem)
+
+
+def is_local_only(account: Account) -> bool:
+    return account.imap.host.lower().rstrip(".").endswith(".invalid")
+
+
+class Reader:
+    def __init__(self, engine: Engine, session: Session) -> None:
+        self._engine = engine
+        self._session = session
+        self._servers = _Servers(engine, session)
+
+    @property
+    def profile_dir(self) -> Path:
+        return self._session.profile_dir
+
+    async def folder_tree(self) -> tuple[AccountNode, ...]:
+        return build_tree(await self._db(browse.folder_counts, self._session.vault))
+
+    async def page(self, folder: FolderId, order: Order, after: PageCursor | None, limit: int = PAGE_SIZE) -> Page:
+        return await self._db(browse.page, self._session.vault, folder, order, after, limit)
+
+    async def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[MessageSummary]:
+        return await self._db(self._search, text, limit)
+
+    def _search(self, text: str, limit: int) -> list[MessageSummary]:
+        query = parse_query(text)
+        hits = [] if query.is_empty else browse.search(self._session.vault, query, limit)
+        self._session.audit.record(AuditEvent.SEARCH, utc_now(), detail={"query": text, "results": len(hits)})
+        return hits
+
+    async def open_message(self, message_id: MessageRowId) -> OpenedMessage:
+        return await self._db(self._open, message_id)
+
+    def _open(self, message_id: MessageRowId) -> OpenedMessage:
+        location = self._location(message_id)
+        raw = browse.raw_message(self._session.vault, message_id)
+        self._session.audit.record(AuditEvent.MESSAGE_READ, utc_now(), target=_target(location))
+        return OpenedMessage(message_id, location.account, location.folder_display, location.uid, parse_message(raw))
+
+    async def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> list[MessageSummary]:
+        return await self._set_flag(ids, SEEN, seen)
+
+    async def set_flagged(self, ids: Sequence[MessageRowId], flagged: bool) -> list[MessageSummary]:
+        return await self._set_flag(ids, FLAGGED, flagged)
+
+    async def _set_flag(self, ids: Sequence[MessageRowId], flag: str, present: bool) -> list[MessageSummary]:
+        for account_id, folder, uids in await self._server_groups(ids):
+            await self._servers.run(account_id, partial(ImapSession.store_flags, add=present), folder, uids, [flag])
+        return await self._db(browse.set_flag, self._session.vault, ids, flag, present)
+
+    async def delete(self, ids: Sequence[MessageRowId]) -> tuple[MessageRowId, ...]:
+        """Moves the messages to the account's Trash; deletes them for good where there is none, or when they
+        are in the Trash already."""
+        for account_id, folder, uids in await self._server_groups(ids):
+            trash = await self._servers.trash(account_id)
+            if trash is not None and trash != folder:
+                await self._servers.run(account_id, ImapSession.move_messages, folder, uids, trash)
+            else:
+                await self._servers.run(account_id, ImapSession.expunge_uids, folder, uids)
+        await self._db(browse.remove, self._session.vault, ids)
+        return tuple(ids)
+
+    async def move(self, ids: Sequence[MessageRowId], target: FolderId) -> tuple[MessageRowId, ...]:
+        counts = {c.folder_id: c for c in await self._db(browse.folder_counts, self._session.vault)}
+        destination = counts.get(target)
+        if destination is None:
+            raise UsageError("The folder to move to no longer exists.")
+        locations = await self._db(browse.locations, self._session.vault, ids)
+        if any(loc.account_id != destination.account_id for loc in locations):
+            raise UsageError("Messages can only be moved to a folder of their own account.")
+        moving = [loc for loc in locations if loc.folder_id != target]
+        for account_id, folder, uids in await self._server_groups([loc.id for loc in moving]):
+            await self._servers.run(account_id, ImapSession.move_messages, folder, uids, destination.server_name)
+        moved = tuple(loc.id for loc in moving)
+        if await self._servers.local_only(destination.account_id):
+            await self._db(browse.relocate, self._session.vault, moved, target)
+        else:
+            # The server gives the moved messages new UIDs; the next sync of the target folder fetches them.
+            await self._db(browse.remove, self._session.vault, moved)
+        return moved
+
+    async def export_attachment(self, message_id: MessageRowId, part: str, destination: Path, *, opened: bool) -> int:
+        """Writes one attachment to `destination` (private permissions) and records the export; returns its
+        size. `opened` says the user asked to open it in another program rather than to save it."""
+        return await self._db(self._export, message_id, part, destination, opened)
+
+    def _export(self, message_id: MessageRowId, part: str, destination: Path, opened: bool) -> int:
+        location = self._location(message_id)
+        data, content_type = attachment_bytes(browse.raw_message(self._session.vault, message_id), part)
+        event = AuditEvent.ATTACHMENT_OPENED if opened else AuditEvent.ATTACHMENT_SAVED
+        detail: dict[str, object] = {
+            "part": part, "content_type": content_type, "size": len(data), "destination": str(destination),
+        }  # fmt: skip
+        with self._session.vault.transaction():
+            self._session.audit.record_in_transaction(event, utc_now(), target=_target(location), detail=detail)
+            write_private_atomic(destination, data)
+        return len(data)
+
+    async def sync(self, progress: Progress, warn: Warn) -> dict[str, SyncCounts]:
+        accounts = [a for a in await self._db(store.list_accounts, self._session.vault) if not is_local_only(a)]
+        results: dict[str, SyncCounts] = {}
+        for account in accounts:
+            password = await self._db(store.account_password, self._session.vault, account.id)
+            try:
+                counts = await sync_account(self._engine, self._session.vault, account, password, progress, warn)
+            except AppError as exc:
+                await self._audit_sync(account.name, None, str(exc))
+                raise
+            except asyncio.CancelledError:
+                # Every stored batch is committed, so the next sync resumes after it; the log says it stopped.
+                await self._audit_sync(account.name, None, "cancelled by the user")
+                raise
+            await self._audit_sync(account.name, counts, None)
+            results[account.name] = counts
+        return results
+
+    async def _audit_sync(self, account: str, counts: SyncCounts | None, error: str | None) -> None:
+        detail: dict[str, object] = {"ok": error is None}
+        if counts is not None:
+            detail.update(new=counts.new, updated=counts.updated, deleted=counts.deleted)
+        if error is not None:
+            detail["error"] = error
+        await self._db(self._session.audit.record, AuditEvent.SYNC, utc_now(), target=account, detail=detail)
+
+    async def close(self) -> None:
+        await self._servers.close()
+        await self._db(self._session.close)
+
+    async def _server_groups(self, ids: Sequence[MessageRowId]) -> list[tuple[AccountId, str, list[int]]]:
+        """The messages' UIDs grouped by account and server folder, leaving out accounts without a server."""
+        locations = await self._db(browse.locations, self._session.vault, ids)
+        groups: list[tuple[AccountId, str, list[int]]] = []
+        for (account_id, folder), members in groupby(locations, key=lambda loc: (loc.account_id, loc.folder)):
+            if not await self._servers.local_only(account_id):
+                groups.append((account_id, folder, [m.uid for m in members]))
+        return groups
+
+    def _location(self, message_id: MessageRowId) -> MessageLocation:
+        found = browse.locations(self._session.vault, [message_id])
+        if not found:
+            raise UsageError("This message is no longer in the vault; a sync may have removed it.")
+        return found[0]
+
+    async def _db(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
+        return await self._engine.db(lambda: func(*args, **kwargs))
+
+
+class _Servers:
+    """One logged-in IMAP session per account for write-backs, opened on first use, reopened once if the
+    connection was lost. Sync has its own connection, so a long sync never holds a flag change hostage to its
+    folder selection."""
+
+    def __init__(self, engine: Engine, session: Session) -> None:
+        self._engine = engine
+        self._session = session
+        self._accounts: dict[AccountId, Account] = {}
+        self._open: dict[AccountId, ImapSession] = {}
+        self._trash: dict[AccountId, str | None] = {}
+        self._locks: dict[AccountId, asyncio.Lock] = {}
+
+    async def local_only(self, account_id: AccountId) -> bool:
+        return is_local_only(await self._account(account_id))
+
+    async def run(self, account_id: AccountId, operation: Callable[..., T], *args: Any) -> T:
+        """Calls `operation(imap_session, *args)` on the IMAP thread."""
+        async with self._locks.setdefault(account_id, asyncio.Lock()):
+            imap = await self._connect(account_id)
+            try:
+                return await self._engine.imap(operation, imap, *args)
+            except MailError as exc:
+                if type(exc) is not MailError:  # refused, unauthenticated, insecure: retrying cannot help
+                    raise
+            await self._drop(account_id)
+            return await self._engine.imap(operation, await self._connect(account_id), *args)
+
+    async def trash(self, account_id: AccountId) -> str | None:
+        if account_id not in self._trash:
+            found = await self.run(account_id, ImapSession.special_folder, "\\Trash")
+            if found is None:
+                names = await self._engine.db(store.folders, self._session.vault, account_id)
+                found = next((n for n in names if re.split(r"[/.]", n)[-1].lower() in _TRASH_NAMES), None)
+            self._trash[account_id] = found
+        return self._trash[account_id]
+
+    async def _account(self, account_id: AccountId) -> Account:
+        if account_id not in self._accounts:
+            listed = await self._engine.db(store.list_accounts, self._session.vault)
+            self._accounts = {a.id: a for a in listed}
+        return self._accounts[account_id]
+
+    async def _connect(self, account_id: AccountId) -> ImapSession:
+        if account_id not in self._open:
+            account = await self._account(account_id)
+            password = await self._engine.db(store.account_password, self._session.vault, account.id)
+            self._open[account_id] = await self._engine.imap(
+                lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem)
+            )
+        return self._open[account_id]
+
+    async def _drop(self, account_id: AccountId) -> None:
+        imap = self._open.pop(account_id, None)
+        if imap is not None:
+            await self._engine.imap(imap.close)
+
+    async def close(self) -> None:
+        for account_id in list(self._open):
+            await self._drop(account_id)
+
+
+def build_tree(counts: Sequence[FolderCount]) -> tuple[AccountNode, ...]:
+    """Accounts with their folders nested by the server's hierarchy delimiter, the Inbox first."""
+    accounts: list[AccountNode] = []
+    for (account_id, name), folders in groupby(counts, key=lambda c: (c.account_id, c.account)):
+        accounts.append(AccountNode(account_id, name, _nest(list(folders), "")))
+    return tuple(accounts)
+
+
+def _nest(folders: list[FolderCount], prefix: str) -> tuple[FolderNode, ...]:
+    own: dict[str, FolderCount] = {}
+    below: dict[str, list[FolderCount]] = {}
+    for folder in folders:
+        rest = folder.display_name[len(prefix) :]
+        head, sep, _ = rest.partition(folder.delimiter) if folder.delimiter else (rest, "", "")
+        below.setdefault(head, [])
+        if sep:
+            below[head].append(folder)
+        else:
+            own[head] = folder
+    nodes = [_node(head, own.get(head), members, prefix) for head, members in below.items()]
+    return tuple(sorted(nodes, key=lambda n: (n.path.upper() != "INBOX", n.name.casefold())))
+
+
+def _node(head: str, folder: FolderCount | None, members: list[FolderCount], prefix: str) -> FolderNode:
+    path = prefix + head
+    delimiter = folder.delimiter if folder is not None else members[0].delimiter
+    children = _nest(members, path + delimiter) if members else ()
+    if folder is None:
+        return FolderNode(None, head, path, 0, 0, children)
+    return FolderNode(folder.folder_id, head, path, folder.total, folder.unread, children)
+
+
+def attachment_bytes(raw: bytes, part: str) -> tuple[bytes, str]:
+    """The decoded content and media type of the leaf part numbered `part` (IMAP numbering)."""
+    problems: list[str] = []
+    for entity in walk(raw, DEFAULT_LIMITS, problems):
+        if entity.number == part and not entity.media.startswith("multipart/"):
+            values = entity.fields.get("content-transfer-encoding")
+            cte = normalise_cte(header_str(values[0], f"part {part}", problems) if values else None)
+            body = raw[entity.body_start : entity.body_end]
+            return decode_transfer(body, cte, f"part {part}", problems), entity.media
+    raise UsageError("This attachment is no longer in the message.")
+
+
+def _target(location: MessageLocation) -> str:
+    return f"{location.account}/{location.folder_display}/{location.uid}"
