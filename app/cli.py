@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     key_import.add_argument("--verified", action="store_true", help="you checked the fingerprint with its owner")
     keys.add_parser("list", parents=[common], help="list keys and certificates")
 
+    evidence = sub.add_parser("evidence", help="recipient domain evidence").add_subparsers(dest="action", required=True)
+    refresh = evidence.add_parser(
+        "refresh", parents=[common], help="look the partner domains (and any named) up again, ignoring the cache"
+    )
+    refresh.add_argument("domains", nargs="*")
+
     policy = sub.add_parser("policy", help="the managed policy").add_subparsers(dest="action", required=True)
     policy.add_parser("show", parents=[common], help="print the effective settings and where each came from")
 
@@ -410,6 +416,20 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        statuses = planning.refresh_domains(session, args.settings, tuple(args.domains))
+    document = {
+        "domains": {
+            s.domain: {"mta_sts": s.mta_sts, "mx_matched": s.mx_matched, "dane": s.dane, "trusted": s.trusted}
+            for s in statuses
+        }
+    }
+    text = "\n".join(f"{s.domain}: MTA-STS {s.mta_sts}, DANE {s.dane}" for s in statuses) or "No domains to check."
+    _emit(args, document, text)
+    return ExitCode.OK
+
+
 def _cmd_policy_show(args: argparse.Namespace) -> int:
     settings = args.settings
     document = {
@@ -457,6 +477,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("show", None): _cmd_show,
     ("policy", "show"): _cmd_policy_show,
     ("plan", None): _cmd_plan,
+    ("evidence", "refresh"): _cmd_evidence_refresh,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,
     ("audit", "verify"): _cmd_audit_verify,

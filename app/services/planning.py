@@ -111,6 +111,43 @@ def _checked(recipients: tuple[str, ...]) -> tuple[str, ...]:
     return recipients
 
 
+@dataclass(frozen=True, slots=True)
+class DomainStatus:
+    domain: str
+    mta_sts: str
+    mx_matched: bool
+    dane: str
+    trusted: bool  # on the organisation's list
+
+
+def refresh_domains(session: Session, settings: Settings, domains: tuple[str, ...] = ()) -> list[DomainStatus]:
+    """Looks the domains up again, ignoring the cache: the organisation's partner list by default, plus any
+    domain named. This is the "domain monitoring" of DESIGN.md §5: a partner whose MTA-STS or DANE lapsed is
+    noticed before the next message to it, not after."""
+    return asyncio.run(_refresh(session, settings, domains))
+
+
+async def _refresh(session: Session, settings: Settings, domains: tuple[str, ...]) -> list[DomainStatus]:
+    now = utc_now()
+    wanted = sorted({d.lower().rstrip(".") for d in (*settings["trusted_tls_domains"], *domains)})
+    engine = Engine(parse_in_process=False)
+    try:
+        gatherer = Gatherer(session, settings, engine, now, use_cache=False)
+        found = await asyncio.gather(*(gatherer.domain(d) for d in wanted))
+    finally:
+        engine.shutdown()
+    return [
+        DomainStatus(
+            e.domain,
+            e.mta_sts.mode.value if e.mta_sts else "absent",
+            bool(e.mta_sts and e.mta_sts.mx_matched),
+            e.dane.state.value if e.dane else "absent",
+            e.org_list is not None,
+        )
+        for e in found
+    ]
+
+
 def discovery_config(settings: Settings) -> DiscoveryConfig:
     return DiscoveryConfig(
         resolvers=tuple(settings["dns_resolvers"]),
@@ -123,7 +160,10 @@ def discovery_config(settings: Settings) -> DiscoveryConfig:
 class Gatherer:
     """Collects the facts of one plan; domain lookups are shared between recipients of the same domain."""
 
-    def __init__(self, session: Session, settings: Settings, engine: Engine, now: datetime) -> None:
+    def __init__(
+        self, session: Session, settings: Settings, engine: Engine, now: datetime, *, use_cache: bool = True
+    ) -> None:
+        self._use_cache = use_cache
         self._session = session
         self._settings = settings
         self._engine = engine
@@ -136,12 +176,16 @@ class Gatherer:
 
     async def recipient(self, address: str) -> RecipientFacts:
         _, domain = split_address(address)
+        keys, certificates, transport = await asyncio.gather(
+            self._pgp_keys(address), self._certificates(address), self.domain(domain)
+        )
+        return RecipientFacts(address=address, pgp_keys=keys, smime_certs=certificates, transport=transport)
+
+    async def domain(self, domain: str) -> DomainTransportEvidence:
+        """The domain's transport evidence; recipients of one domain share one lookup."""
         if domain not in self._domains:
             self._domains[domain] = asyncio.create_task(self._domain(domain))
-        keys, certificates = await asyncio.gather(self._pgp_keys(address), self._certificates(address))
-        return RecipientFacts(
-            address=address, pgp_keys=keys, smime_certs=certificates, transport=await self._domains[domain]
-        )
+        return await self._domains[domain]
 
     # --- OpenPGP ---------------------------------------------------------------------------------------------
 
@@ -240,9 +284,10 @@ class Gatherer:
         return DaneEvidence(DaneState(entry.data["state"]), entry.learned_at, entry.expires_at)
 
     async def _cached_or_lookup(self, kind: str, subject: str, lookup: _Lookup) -> evidence.CachedLookup:
-        hit = await self._engine.db(evidence.cached, self._session.vault, kind, subject, self._now)
-        if hit is not None:
-            return hit
+        if self._use_cache:
+            hit = await self._engine.db(evidence.cached, self._session.vault, kind, subject, self._now)
+            if hit is not None:
+                return hit
         data, ttl = await lookup()
         await self._engine.db(evidence.remember, self._session.vault, kind, subject, data, self._now, self._now + ttl)
         return evidence.CachedLookup(data, self._now, self._now + ttl)

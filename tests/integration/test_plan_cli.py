@@ -207,3 +207,12 @@ def test_keys_list_shows_both_kinds(world: World) -> None:
     kinds = {(k["kind"], tuple(k["addresses"])) for k in listed}
     assert ("pgp", (PGP_FRIEND,)) in kinds and ("smime", (SMIME_FRIEND,)) in kinds
     assert all(k["state"] == "usable" for k in listed)
+
+
+def test_evidence_refresh_rechecks_partner_domains_ignoring_the_cache(world: World) -> None:
+    before = len(world.dns.queries)
+    report = world.salus.json("evidence", "refresh", "partner.test", "dane.test")["domains"]
+    assert len(world.dns.queries) > before
+    assert report["partner.test"] == {"mta_sts": "enforce", "mx_matched": True, "dane": "absent", "trusted": False}
+    assert report["dane.test"]["dane"] == "validated"
+    assert report["partner-list.test"]["trusted"] is True
