@@ -42,7 +42,7 @@ class World:
 
 
 def _records() -> list[tuple[str, str, str]]:
-    records = [
+    return [
         ("partner.test", "MX", "10 mx.partner.test."),
         ("_mta-sts.partner.test", "TXT", '"v=STSv1; id=2026112801"'),
         ("mta-sts.partner.test", "A", "127.0.0.1"),
@@ -59,7 +59,6 @@ def _records() -> list[tuple[str, str, str]]:
         ("certs.test", "MX", "10 mx.certs.test."),
         ("partner-list.test", "MX", "10 mx.partner-list.test."),
     ]
-    return records
 
 
 @pytest.fixture(scope="module")
