@@ -10,8 +10,10 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
+import mimetypes
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -23,8 +25,11 @@ from typing import Any
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
+from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
 from app.services import accounts, demo, keys, mailbox, planning
+from app.services import outbox as outbox_service
+from app.services import send as sending
 from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
 from app.services.reason_text import METHOD_NAMES, reason_sentence
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--smtp-security", choices=["tls", "starttls"], default="tls")
     add.add_argument("--user", required=True)
     add.add_argument("--ca-file", type=Path, help="PEM file of an extra CA to trust for this account")
+    add.add_argument("--address", default="", help="the sender address, when the user name is not it")
     account.add_parser("list", parents=[common], help="list accounts")
 
     sync = sub.add_parser("sync", parents=[common], help="fetch new mail and changes from the server")
@@ -94,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     key_import.add_argument("files", nargs="+", type=Path)
     key_import.add_argument("--verified", action="store_true", help="you checked the fingerprint with its owner")
     keys.add_parser("list", parents=[common], help="list keys and certificates")
+
+    send = sub.add_parser("send", parents=[common], help="send a message, each recipient by its planned method")
+    send.add_argument("--to", nargs="+", required=True, metavar="ADDR")
+    send.add_argument("--subject", required=True)
+    body = send.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body")
+    body.add_argument("--body-file", type=Path)
+    send.add_argument("--attach", action="append", default=[], type=Path, metavar="FILE")
+    send.add_argument("--escalate", action="store_true", help="send through the secure portal")
+    send.add_argument("--account")
+
+    queue = sub.add_parser("outbox", help="the durable outbox").add_subparsers(dest="action", required=True)
+    queue.add_parser("list", parents=[common], help="messages waiting, sent or failed")
+    queue.add_parser("flush", parents=[common], help="submit whatever is due now")
 
     evidence = sub.add_parser("evidence", help="recipient domain evidence").add_subparsers(dest="action", required=True)
     refresh = evidence.add_parser(
@@ -130,12 +150,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitCode.OK
     # An invalid managed policy stops every command before it does anything (DESIGN.md §10).
     args.policy_file, args.settings = current_settings()
-    if args.demo:
-        return _run_demo(args)
-    if args.command is None:
-        build_parser().print_help()
-        print("\nThe desktop window is not built yet; `salus --demo` opens a demo profile on the command line.")
-        return ExitCode.OK
+    if args.demo or args.command is None:
+        return _run_gui(args, demo=args.demo)
     handler = _HANDLERS[(args.command, getattr(args, "action", None))]
     return handler(args)
 
@@ -225,6 +241,7 @@ def _cmd_account_add(args: argparse.Namespace) -> int:
         smtp=accounts.parse_endpoint(args.smtp, args.smtp_security, what="smtp"),
         username=args.user,
         ca_file=args.ca_file,
+        address=args.address,
     )
     password = os.environ.get("SALUS_ACCOUNT_PASSWORD", "")
     with _session(args) as session:
@@ -416,6 +433,69 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_send(args: argparse.Namespace) -> int:
+    body = args.body if args.body is not None else _read_text(args.body_file)
+    attachments = tuple(_attachment(path) for path in args.attach)
+    request = sending.SendRequest(tuple(args.to), args.subject, body, attachments, args.escalate, args.account)
+    with _session(args) as session:
+        report = asyncio.run(sending.send(session, args.settings, request))
+    deliveries = [
+        {"message_id": d.message_id, "method": d.method, "recipients": list(d.recipients), "state": d.state,
+         "sent_copy": d.sent_copy, "error": d.error}
+        for d in report.deliveries
+    ]  # fmt: skip
+    document = {
+        "send_id": report.send_id,
+        "recipients": [{"address": d.address, "method": d.method.value} for d in report.outcome.plan.decisions],
+        "messages": deliveries,
+    }
+    lines = [f"{d['method']}: {', '.join(d['recipients'])}: {d['state']}" for d in deliveries]
+    _emit(args, document, "\n".join(lines))
+    failed = [d for d in report.deliveries if d.state != "submitted"]
+    for d in failed:
+        print(f"salus: {d.method} message {d.state}: {d.error}", file=sys.stderr)
+    return ExitCode.OK if not failed else ExitCode.ERROR
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read the body file {path}: {exc}") from exc
+
+
+def _attachment(path: Path) -> OutgoingAttachment:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"Cannot read the attachment {path}: {exc.strerror}") from exc
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return OutgoingAttachment(path.name, content_type, data)
+
+
+def _cmd_outbox_list(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        rows = outbox_service.listing(session)
+    items = [
+        {"message_id": r.message_id, "method": r.method, "recipients": list(r.recipients), "state": r.state,
+         "sent_copy": r.sent_copy_state, "attempts": r.attempts, "next_attempt_at": r.next_attempt_at.isoformat(),
+         "error": r.last_error}
+        for r in rows
+    ]  # fmt: skip
+    _emit(args, {"messages": items}, "\n".join(f"{i['state']:10} {i['method']:6} {i['message_id']}" for i in items))
+    return ExitCode.OK
+
+
+def _cmd_outbox_flush(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        deliveries = asyncio.run(outbox_service.flush(session))
+    items = [
+        {"message_id": d.message_id, "state": d.state, "sent_copy": d.sent_copy, "error": d.error} for d in deliveries
+    ]
+    _emit(args, {"messages": items}, "\n".join(f"{i['state']:10} {i['message_id']}" for i in items))
+    return ExitCode.OK if all(d.state == "submitted" for d in deliveries) else ExitCode.ERROR
+
+
 def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
     with _session(args) as session:
         statuses = planning.refresh_domains(session, args.settings, tuple(args.domains))
@@ -441,6 +521,36 @@ def _cmd_policy_show(args: argparse.Namespace) -> int:
         f"{k} = {json.dumps(e.value, ensure_ascii=False)}  ({e.source.value})" for k, e in settings.values.items()
     ]
     _emit(args, document, "\n".join(lines))
+    return ExitCode.OK
+
+
+def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:
+    """`salus` and `salus --demo`: the desktop window, or the text version where there is no display."""
+    if not _display_available():
+        print(
+            "salus: no display is available (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot "
+            "open; showing the text version instead.",
+            file=sys.stderr,
+        )
+        return _run_demo(args) if demo else _print_usage()
+    try:
+        # Imported here and only here, so that every headless command runs without loading Qt.
+        from app.ui import app as gui
+    except ImportError as exc:
+        print(f"salus: the window cannot open ({exc}); showing the text version instead.", file=sys.stderr)
+        return _run_demo(args) if demo else _print_usage()
+    directory = getattr(args, "profile", None) or os.environ.get("SALUS_PROFILE")
+    return gui.run(profile=Path(directory).expanduser() if directory else None, demo=demo)
+
+
+def _display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _print_usage() -> int:
+    build_parser().print_help()
     return ExitCode.OK
 
 
@@ -477,6 +587,9 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("show", None): _cmd_show,
     ("policy", "show"): _cmd_policy_show,
     ("plan", None): _cmd_plan,
+    ("send", None): _cmd_send,
+    ("outbox", "list"): _cmd_outbox_list,
+    ("outbox", "flush"): _cmd_outbox_flush,
     ("evidence", "refresh"): _cmd_evidence_refresh,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,

@@ -34,6 +34,11 @@ class Account:
     smtp: Endpoint
     username: str
     ca_pem: str  # extra trust anchor for a private server; empty when the system store suffices
+    address: str = ""  # the sender address; empty: the user name is the address
+
+    @property
+    def sender_address(self) -> str:
+        return self.address or self.username
 
 
 @dataclass(frozen=True, slots=True)

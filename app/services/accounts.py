@@ -21,6 +21,7 @@ class AccountSettings:
     smtp: Endpoint
     username: str
     ca_file: Path | None = None
+    address: str = ""
 
 
 def parse_endpoint(text: str, security: str, *, what: str) -> Endpoint:
@@ -41,7 +42,7 @@ def add_account(session: Session, settings: AccountSettings, password: str) -> N
     now = utc_now()
     store.add_account(
         session.vault,
-        NewAccount(settings.name, settings.imap, settings.smtp, settings.username, password, ca_pem),
+        NewAccount(settings.name, settings.imap, settings.smtp, settings.username, password, ca_pem, settings.address),
         now,
     )
     session.audit.record(

@@ -34,6 +34,9 @@ class Session:
     profile_id: str
     vault: Vault
     audit: AuditLog
+    # Protects the profile's own OpenPGP secret key inside its GnuPG home; derived from the data key, so the
+    # secret key is usable only while the vault is unlocked.
+    openpgp_passphrase: str
 
     def close(self) -> None:
         self.vault.close()
@@ -91,7 +94,7 @@ def _data_key(profile_dir: Path, header: ProfileHeader, passphrase: str | None) 
 
 def _session(profile_dir: Path, profile_id: str, vault: Vault, data_key: bytes) -> Session:
     audit = AuditLog(vault, derive_subkey(data_key, "audit-chain"), actor=_actor())
-    return Session(profile_dir, profile_id, vault, audit)
+    return Session(profile_dir, profile_id, vault, audit, derive_subkey(data_key, "openpgp-secret-key").hex())
 
 
 def _actor() -> str:

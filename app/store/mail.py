@@ -26,6 +26,7 @@ class NewAccount:
     username: str
     password: str
     ca_pem: str
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def add_account(vault: Vault, account: NewAccount, created_at: datetime) -> Acco
         with vault.transaction():
             cursor = vault.execute(
                 "INSERT INTO accounts (name, imap_host, imap_port, imap_security, smtp_host, smtp_port, "
-                "smtp_security, username, password, ca_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "smtp_security, username, password, ca_pem, created_at, address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     account.name,
                     account.imap.host,
@@ -87,6 +88,7 @@ def add_account(vault: Vault, account: NewAccount, created_at: datetime) -> Acco
                     account.password,
                     account.ca_pem,
                     created_at.isoformat(),
+                    account.address,
                 ),
             )
     except StoreError as exc:
@@ -97,7 +99,7 @@ def add_account(vault: Vault, account: NewAccount, created_at: datetime) -> Acco
 
 
 _ACCOUNT_COLUMNS = (
-    "id, name, imap_host, imap_port, imap_security, smtp_host, smtp_port, smtp_security, username, ca_pem"
+    "id, name, imap_host, imap_port, imap_security, smtp_host, smtp_port, smtp_security, username, ca_pem, address"
 )
 
 
@@ -111,7 +113,7 @@ def account_password(vault: Vault, account_id: AccountId) -> str:
 
 
 def _account(row: Sequence[object]) -> Account:
-    aid, name, ihost, iport, isec, shost, sport, ssec, user, ca = row
+    aid, name, ihost, iport, isec, shost, sport, ssec, user, ca, address = row
     return Account(
         id=AccountId(int(str(aid))),
         name=str(name),
@@ -119,6 +121,7 @@ def _account(row: Sequence[object]) -> Account:
         smtp=Endpoint(str(shost), int(str(sport)), Security(str(ssec))),
         username=str(user),
         ca_pem=str(ca),
+        address=str(address),
     )
 
 

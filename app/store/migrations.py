@@ -179,4 +179,41 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        3,
+        "The durable outbox: every outgoing message is stored, encrypted as it will travel, before any network step.",
+        """
+        -- One row per message to submit (one per method group of a send). `state` moves queued -> submitting ->
+        -- submitted, or to failed (permanent); `submitting` is entered just before DATA, so a row found in it
+        -- after a crash is the only ambiguous case (see app/services/outbox.py).
+        CREATE TABLE outbox (
+            id               INTEGER PRIMARY KEY,
+            message_id       TEXT    NOT NULL UNIQUE,
+            send_id          TEXT    NOT NULL,
+            account_id       INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            method           TEXT    NOT NULL,
+            mail_from        TEXT    NOT NULL,
+            recipients       TEXT    NOT NULL,
+            raw              BLOB    NOT NULL,
+            sent_copy        BLOB    NOT NULL DEFAULT x'',
+            requiretls       INTEGER NOT NULL DEFAULT 0,
+            state            TEXT    NOT NULL DEFAULT 'queued'
+                             CHECK (state IN ('queued', 'submitting', 'submitted', 'failed')),
+            sent_copy_state  TEXT    NOT NULL DEFAULT 'pending'
+                             CHECK (sent_copy_state IN ('pending', 'stored', 'none')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at  TEXT    NOT NULL,
+            last_error       TEXT    NOT NULL DEFAULT '',
+            created_at       TEXT    NOT NULL,
+            submitted_at     TEXT    NOT NULL DEFAULT ''
+        ) STRICT;
+        CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
+
+        -- The address mail is sent from; empty means the user name is the address (the common case).
+        ALTER TABLE accounts ADD COLUMN address TEXT NOT NULL DEFAULT '';
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

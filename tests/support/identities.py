@@ -72,7 +72,7 @@ def smime_identity(ca: TestCA, address: str, *, not_after: dt.datetime | None = 
                 decipher_only=False,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

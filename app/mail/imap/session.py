@@ -163,6 +163,68 @@ class ImapSession:
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 self._client.shutdown()
 
+    # --- writing back what the user did in the window (issue: the main window) -----------------------------
+
+    def store_flags(self, folder: str, uids: Sequence[int], flags: Sequence[str], *, add: bool) -> None:
+        """Adds or removes flags on messages of `folder` (UID STORE, RFC 9051 §6.4.6)."""
+        if not uids:
+            return
+        with _translated():
+            self._select_writable(folder)
+            if add:
+                self._client.add_flags(_uid_set(uids), list(flags), silent=True)
+            else:
+                self._client.remove_flags(_uid_set(uids), list(flags), silent=True)
+
+    def move_messages(self, folder: str, uids: Sequence[int], target: str) -> None:
+        """UID MOVE (RFC 6851) where the server offers it; otherwise UID COPY, then the originals expunged."""
+        if not uids:
+            return
+        with _translated():
+            self._select_writable(folder)
+            if "MOVE" in self.capabilities:
+                self._client.move(_uid_set(uids), target)
+                return
+            self._client.copy(_uid_set(uids), target)
+        self.expunge_uids(folder, uids)
+
+    def expunge_uids(self, folder: str, uids: Sequence[int]) -> None:
+        """Marks the messages \\Deleted and expunges them. With UIDPLUS only these go (RFC 4315 §2.1); without
+        it EXPUNGE also removes whatever else this user had marked \\Deleted in the folder, which every
+        client of such a server does."""
+        if not uids:
+            return
+        with _translated():
+            self._select_writable(folder)
+            self._client.delete_messages(_uid_set(uids), silent=True)
+            if "UIDPLUS" in self.capabilities:
+                self._client.uid_expunge(_uid_set(uids))
+            else:
+                self._client.expunge()
+
+    def special_folder(self, use: str) -> str | None:
+        """The folder the server marks with a special use such as "\\Trash" (RFC 6154 §2), if any."""
+        wanted = use.lower()
+        for folder in self.list_folders():
+            if wanted in {f.lower() for f in folder.flags}:
+                return folder.name
+        return None
+
+    def append_sent(self, raw: bytes, when: datetime) -> str:
+        """Stores a copy of a sent message, already read, in the folder the server marks \\Sent (RFC 6154),
+        creating a "Sent" folder where the server has none; returns the folder used."""
+        folder = self.special_folder("\\Sent") or "Sent"
+        with _translated():
+            if not self._client.folder_exists(folder):
+                self._client.create_folder(folder)
+            self._client.append(folder, raw, flags=("\\Seen",), msg_time=when)
+        return folder
+
+    def _select_writable(self, folder: str) -> None:
+        # As in `select`: stale untagged responses of the previous folder must not be read as this one's.
+        self._client._imap.untagged_responses = {}
+        self._client.select_folder(folder, readonly=False)
+
 
 @contextmanager
 def _translated() -> Iterator[None]:

@@ -1,0 +1,193 @@
+"""Sending a message: plan, build one message per method group, queue them durably, then submit.
+
+Rules (DESIGN.md §5 "Sending", issue: compose and send):
+- The plan decides; nothing here picks a weaker method. A recipient the plan blocks stops the whole send before
+  anything is queued, and the sender is told why (BlockedByPolicy, exit 5).
+- `pgp`: the protected body (RFC 9788 header protection, real Subject inside, "[...]" outside) is signed and
+  encrypted to the recipients' chosen keys and to the sender's own key (so the Sent copy is readable).
+- `smime`: the same body enveloped with AES-256-GCM to the recipients' certificates.
+- `tls`: sent as is, with REQUIRETLS on MAIL FROM unless policy names the relay as enforcing TLS.
+- `portal`: needs the secure portal (another issue); until one is configured such recipients block the send.
+- Every message of a send is queued in one transaction before any network step; the Sent copy of anything not
+  already encrypted to the sender is encrypted to the sender's own OpenPGP key.
+- The send is audited with every recipient's method and reason codes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.audit.events import AuditEvent
+from app.core.clock import utc_now
+from app.core.errors import BlockedByPolicy, UsageError
+from app.core.models import Account
+from app.core.settings import Settings
+from app.crypto import smime_ops
+from app.crypto.openpgp_ops import OpenPgpOps
+from app.mime.addresses import Address
+from app.mime.compose import (
+    Draft,
+    Hp,
+    OutgoingAttachment,
+    build_message,
+    outer_headers,
+    pgp_encrypted,
+    protected_body,
+    smime_enveloped,
+)
+from app.policy import Decision, Method, Plan, ReasonCode
+from app.services.engine import Engine
+from app.services.keys import GNUPG_DIR
+from app.services.mailbox import accounts_to_sync
+from app.services.outbox import Delivery, work_outbox
+from app.services.planning import PlanOutcome, plan_message_async
+from app.services.profile import Session
+from app.store import outbox
+from app.store.outbox import NewOutgoing
+
+_PGP_KEY_REASONS = frozenset(
+    {ReasonCode.PGP_KEY_VERIFIED, ReasonCode.PGP_KEY_IMPORTED, ReasonCode.PGP_KEY_FROM_WKD,
+     ReasonCode.PGP_KEY_FROM_AUTOCRYPT}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[OutgoingAttachment, ...] = ()
+    escalate: bool = False
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    send_id: str
+    outcome: PlanOutcome
+    deliveries: list[Delivery]
+
+
+async def send(session: Session, settings: Settings, request: SendRequest) -> SendReport:
+    account = _account(session, request.account)
+    outcome = await plan_message_async(
+        session, settings, request.to, request.subject, escalate=request.escalate, account=account.name
+    )
+    _refuse_blocked(outcome.plan, settings)
+    send_id = secrets.token_hex(8)
+    engine = Engine(parse_in_process=False)
+    try:
+        items = await engine.crypto(_build_all, session, settings, account, request, outcome, send_id)
+        now = utc_now()
+        await engine.db(outbox.enqueue, session.vault, items, now)
+        await engine.db(_audit_send, session, outcome, items, now)
+        deliveries = await work_outbox(session, engine, send_id=send_id)
+    finally:
+        engine.shutdown()
+    return SendReport(send_id, outcome, deliveries)
+
+
+def _account(session: Session, name: str | None) -> Account:
+    accounts = accounts_to_sync(session, name)
+    if len(accounts) != 1:
+        raise UsageError("Name the account to send from with --account (this profile has none or several).")
+    return accounts[0]
+
+
+def _refuse_blocked(plan: Plan, settings: Settings) -> None:
+    blocked = plan.blocked
+    if blocked:
+        codes = sorted({r.code.value for d in blocked for r in d.reasons if r.code is not ReasonCode.NO_ALLOWED_METHOD})
+        raise BlockedByPolicy(
+            f"Not sent: policy allows no method for {len(blocked)} recipient(s) ({', '.join(codes) or 'no evidence'})."
+        )
+    portal = plan.addresses(Method.PORTAL)
+    if portal and not settings["portal_url"]:
+        raise BlockedByPolicy(
+            f"Not sent: {len(portal)} recipient(s) can only be reached through the secure portal, and no portal is "
+            "configured (policy key portal_url)."
+        )
+
+
+def _build_all(
+    session: Session, settings: Settings, account: Account, request: SendRequest, outcome: PlanOutcome, send_id: str
+) -> list[NewOutgoing]:
+    sender = account.sender_address
+    with OpenPgpOps(session.profile_dir / GNUPG_DIR, session.openpgp_passphrase) as pgp:
+        own_key = pgp.ensure_own_key(sender, account.name)
+        items = []
+        for method, addresses in outcome.plan.groups.items():
+            decisions = [d for d in outcome.plan.decisions if d.method is method]
+            draft = _draft(sender, addresses, outcome.subject, request, send_id, method, outcome.planned_at)
+            raw, sent_copy = _build(session, settings, pgp, own_key, method, draft, decisions)
+            items.append(
+                NewOutgoing(
+                    message_id=draft.message_id, send_id=send_id, account_id=account.id, method=method.value,
+                    mail_from=sender, recipients=tuple(addresses), raw=raw, sent_copy=sent_copy,
+                    requiretls=method is Method.TLS and not settings["relay_enforces_tls"],
+                )
+            )  # fmt: skip
+    return items
+
+
+def _draft(
+    sender: str, to: Sequence[str], subject: str, request: SendRequest, send_id: str, method: Method, now: datetime
+) -> Draft:
+    domain = sender.rpartition("@")[2] or "salus.invalid"
+    return Draft(
+        sender=Address("", sender), to=tuple(Address("", a) for a in to), cc=(), bcc=(), subject=subject,
+        body_text=request.body, attachments=request.attachments, message_id=f"{send_id}.{method.value}@{domain}",
+        date=now,
+    )  # fmt: skip
+
+
+def _build(
+    session: Session, settings: Settings, pgp: OpenPgpOps, own_key: str, method: Method, draft: Draft,
+    decisions: list[Decision],
+) -> tuple[bytes, bytes]:  # fmt: skip
+    """(what is submitted, what is stored in Sent)."""
+    if method is Method.PGP:
+        keys = [_chosen(d, _PGP_KEY_REASONS) for d in decisions]
+        ciphertext = pgp.encrypt(protected_body(draft, Hp.CIPHER), keys, sign_with=own_key)
+        message = pgp_encrypted(outer_headers(draft, encrypted=True), ciphertext)
+        return message, message
+    if method is Method.SMIME:
+        certificates = [_certificate(session, _chosen(d, {ReasonCode.SMIME_CERT_VALID})) for d in decisions]
+        der = smime_ops.encrypt(protected_body(draft, Hp.CIPHER), certificates, authenticated=True)
+        message = smime_enveloped(outer_headers(draft, encrypted=True), der, authenticated=True)
+    else:
+        message = build_message(draft)
+    # The Sent copy of what the sender cannot decrypt themselves is encrypted to the sender's own key.
+    copy = pgp.encrypt(protected_body(draft, Hp.CIPHER), [own_key], sign_with=own_key)
+    return message, pgp_encrypted(outer_headers(draft, encrypted=True), copy)
+
+
+def _chosen(decision: Decision, codes: frozenset[ReasonCode] | set[ReasonCode]) -> str:
+    for reason in decision.reasons:
+        if reason.code in codes and reason.detail:
+            return reason.detail
+    raise UsageError("The plan chose a key but did not say which; nothing was sent.")
+
+
+def _certificate(session: Session, fingerprint: str) -> bytes:
+    der = session.vault.scalar("SELECT der FROM smime_certs WHERE fingerprint = ?", (fingerprint,))
+    if der is None:
+        raise UsageError("A recipient's certificate disappeared from the vault; nothing was sent.")
+    return bytes(der)
+
+
+def _audit_send(session: Session, outcome: PlanOutcome, items: list[NewOutgoing], now: datetime) -> None:
+    recipients = [
+        {"address": d.address, "method": d.method.value, "reasons": [r.code.value for r in d.reasons]}
+        for d in outcome.plan.decisions
+    ]
+    with session.vault.transaction():
+        if outcome.escalated:
+            session.audit.record_in_transaction(AuditEvent.ESCALATED, now, detail={"recipients": len(recipients)})
+        session.audit.record_in_transaction(
+            AuditEvent.SENT, now, target=items[0].send_id if items else "",
+            detail={"recipients": recipients, "messages": [i.message_id for i in items]},
+        )  # fmt: skip

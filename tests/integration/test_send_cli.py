@@ -1,0 +1,268 @@
+"""`salus send` end to end: plan, build, queue, submit to a real SMTP server, Sent copy on a real Dovecot.
+
+Recipients: one with an OpenPGP key, one with an S/MIME certificate, one whose domain enforces MTA-STS (so
+`tls` with REQUIRETLS), and strangers the plan sends to the portal (not configured here: such sends are blocked).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gnupg
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.support.dns_server import DnsServer
+from tests.support.dovecot import DovecotServer, MailUser
+from tests.support.https_server import HttpsServer, Route
+from tests.support.identities import SmimeIdentity, pgp_identity, smime_identity
+from tests.support.pki import ServerCert, TestCA
+from tests.support.salus_cli import Salus
+from tests.support.smtp_server import SmtpServer
+
+SENDER = "clinician@salus.test"
+PGP_FRIEND = "bob@keys.test"
+SMIME_FRIEND = "carol@certs.test"
+PARTNER = "x@partner.test"
+STRANGER = "n@nothing.test"
+SECRET_WORDS = ("potassiumzebra", "Quarterly cardiology follow-up")
+ENFORCE = b"version: STSv1\nmode: enforce\nmx: mx.partner.test\nmax_age: 86400\n"
+
+
+@dataclass
+class World:
+    base: Path
+    ca: TestCA
+    smtp_cert: ServerCert
+    dovecot: DovecotServer
+    user: MailUser
+    policy: Path
+    bob_home: Path
+    carol: SmimeIdentity
+
+
+@pytest.fixture(scope="module")
+def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
+    # GnuPG's agent socket must fit in a Unix socket path (about 100 bytes): keep the profiles short.
+    base = Path(tempfile.mkdtemp(prefix="snd", dir="/tmp"))
+    bob = pgp_identity(base / "bob", PGP_FRIEND)
+    carol = smime_identity(test_ca, SMIME_FRIEND)
+    web_cert = test_ca.issue_server_cert(base / "web", dns_names=("mta-sts.partner.test",), ip_addresses=())
+    routes = {("mta-sts.partner.test", "/.well-known/mta-sts.txt"): Route(body=ENFORCE)}
+    records = [
+        ("partner.test", "MX", "10 mx.partner.test."),
+        ("_mta-sts.partner.test", "TXT", '"v=STSv1; id=1"'),
+        ("mta-sts.partner.test", "A", "127.0.0.1"),
+    ]
+    with DnsServer(records) as dns, HttpsServer(web_cert, routes) as web:
+        policy = base / "policy.json"
+        policy.write_text(json.dumps({
+            "dns_resolvers": [f"127.0.0.1:{dns.port}"], "discovery_ca_file": str(test_ca.cert_file),
+            "smime_ca_file": str(test_ca.cert_file), "discovery_https_port": web.port, "discovery_timeout_seconds": 2,
+        }))  # fmt: skip
+        (base / "bob.asc").write_bytes(bob.public)
+        (base / "carol.pem").write_bytes(carol.pem)
+        yield World(base, test_ca, test_ca.issue_server_cert(base / "smtp"), dovecot, dovecot.new_user("sender"),
+                    policy, base / "bob", carol)  # fmt: skip
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def profile(world: World, smtp_port: int, name: str) -> Salus:
+    salus = Salus(world.base / name, env={"SALUS_POLICY_FILE": str(world.policy)})
+    salus.ok("profile", "create")
+    added = salus.run(
+        "account", "add", "work", "--imap", f"{world.dovecot.host}:{world.dovecot.imaps_port}",
+        "--smtp", f"127.0.0.1:{smtp_port}", "--user", world.user.name, "--address", SENDER,
+        "--ca-file", str(world.ca.cert_file), extra_env={"SALUS_ACCOUNT_PASSWORD": world.user.password},
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    salus.ok("keys", "import", str(world.base / "bob.asc"), str(world.base / "carol.pem"))
+    return salus
+
+
+def send(salus: Salus, *to: str, extra: tuple[str, ...] = ()) -> Any:
+    body = f"Dear colleague, {SECRET_WORDS[0]} levels are attached."
+    return salus.run("send", "--json", "--to", *to, "--subject", SECRET_WORDS[1], "--body", body, *extra)
+
+
+def assert_no_secrets(data: bytes) -> None:
+    for word in SECRET_WORDS:
+        assert word.encode() not in data
+
+
+def test_each_group_goes_out_protected_as_planned(world: World) -> None:
+    with SmtpServer(world.smtp_cert, requiretls=True, dsn=True) as smtp:
+        salus = profile(world, smtp.port, "p1")
+        result = send(salus, PGP_FRIEND, SMIME_FRIEND, PARTNER)
+        assert result.code == 0, result.stderr
+        report = result.json()
+    by_method = {m["method"]: m for m in report["messages"]}
+    assert {m: by_method[m]["state"] for m in by_method} == {
+        "pgp": "submitted",
+        "smime": "submitted",
+        "tls": "submitted",
+    }
+    arrived = {tuple(a.rcpt_tos): a for a in smtp.accepted}
+    assert set(arrived) == {(PGP_FRIEND,), (SMIME_FRIEND,), (PARTNER,)}
+
+    pgp = arrived[(PGP_FRIEND,)]
+    assert b"multipart/encrypted" in pgp.data and b"Subject: [...]" in pgp.data
+    assert_no_secrets(pgp.data)
+    decrypted = gnupg.GPG(gnupghome=str(world.bob_home)).decrypt(pgp.data)
+    assert decrypted.ok, decrypted.stderr
+    assert SECRET_WORDS[0].encode() in decrypted.data and SECRET_WORDS[1].encode() in decrypted.data
+
+    smime = arrived[(SMIME_FRIEND,)]
+    assert b"application/pkcs7-mime" in smime.data
+    assert_no_secrets(smime.data)
+    assert SECRET_WORDS[0].encode() in openssl_decrypt(world, smime.data)
+
+    tls = arrived[(PARTNER,)]
+    assert "REQUIRETLS" in tls.mail_options and tls.over_tls
+    assert any(o.startswith("NOTIFY=") for o in tls.rcpt_options)
+    assert all(m["sent_copy"] == "stored" for m in report["messages"])
+
+
+def test_sent_copies_are_encrypted_to_the_sender(world: World) -> None:
+    with world.dovecot.client(world.user) as client:
+        client.select_folder("Sent", readonly=True)
+        copies = client.fetch(client.search(["ALL"]), ["BODY.PEEK[]"])
+    assert len(copies) >= 3
+    for data in copies.values():
+        assert b"multipart/encrypted" in data[b"BODY[]"]
+        assert_no_secrets(data[b"BODY[]"])
+
+
+def test_send_is_audited_with_every_method_and_reason(world: World) -> None:
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p2")
+        assert send(salus, PGP_FRIEND, PARTNER).code == 0
+    entries = salus.json("audit", "export", "--format", "json")["entries"]
+    (sent,) = [e for e in entries if e["event"] == "send"]
+    methods = {r["address"]: r["method"] for r in sent["detail"]["recipients"]}
+    assert methods == {PGP_FRIEND: "pgp", PARTNER: "tls"}
+    assert all(r["reasons"] for r in sent["detail"]["recipients"])
+    assert salus.json("audit", "verify")["ok"] is True
+
+
+def test_recipient_only_the_portal_could_reach_blocks_the_send(world: World) -> None:
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p3")
+        result = send(salus, PGP_FRIEND, STRANGER)
+        escalated = send(salus, PGP_FRIEND, extra=("--escalate",))
+    assert result.code == 5 and "portal" in result.stderr
+    assert escalated.code == 5
+    assert smtp.accepted == []
+    assert salus.json("outbox", "list")["messages"] == []
+
+
+def test_server_without_requiretls_at_send_time_fails_the_tls_message_permanently(world: World) -> None:
+    with SmtpServer(world.smtp_cert, requiretls=True) as planned:
+        salus = profile(world, planned.port, "p4")
+        salus.json("plan", "--to", PARTNER)  # caches "REQUIRETLS offered" for this server
+    with SmtpServer(world.smtp_cert, requiretls=False, port=planned.port) as downgraded:
+        result = send(salus, PARTNER)
+    assert result.code == 1
+    assert "REQUIRETLS" in result.stderr
+    assert downgraded.accepted == []
+    (message,) = salus.json("outbox", "list")["messages"]
+    assert message["state"] == "failed"
+
+
+def test_permanent_rejection_is_reported_and_never_retried(world: World) -> None:
+    refusal = "550 5.7.30 REQUIRETLS support required"
+    with SmtpServer(world.smtp_cert, requiretls=True, refuse={PGP_FRIEND: refusal}) as smtp:
+        salus = profile(world, smtp.port, "p5")
+        result = send(salus, PGP_FRIEND)
+        assert result.code == 1 and "5.7.30" in result.stderr
+        assert salus.run("outbox", "flush").code == 0
+        assert smtp.accepted == []
+    (message,) = salus.json("outbox", "list")["messages"]
+    assert message["state"] == "failed" and "5.7.30" in message["error"]
+
+
+def test_message_queued_while_the_server_is_down_is_sent_exactly_once_later(world: World) -> None:
+    port = free_port()
+    salus = profile(world, port, "p6")
+    down = send(salus, PGP_FRIEND)
+    assert down.code == 1
+    (queued,) = salus.json("outbox", "list")["messages"]
+    assert queued["state"] == "queued"
+    with SmtpServer(world.smtp_cert, requiretls=True, port=port) as smtp:
+        flush_now(salus)
+        flush_now(salus)
+        assert len(smtp.accepted) == 1
+    assert salus.json("outbox", "list")["messages"][0]["state"] == "submitted"
+
+
+def test_killed_before_submission_the_message_is_sent_once_after(world: World) -> None:
+    with blackhole() as port:
+        salus = profile(world, port, "p7")
+        process = subprocess.Popen(
+            salus.command("send", "--to", PGP_FRIEND, "--subject", "s", "--body", "b"),
+            env=salus.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_state(salus, "queued")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    with SmtpServer(world.smtp_cert, requiretls=True, port=port) as smtp:
+        flush_now(salus)
+        flush_now(salus)
+        assert len(smtp.accepted) == 1
+
+
+def flush_now(salus: Salus) -> None:
+    """`outbox flush` is the user's "try again now": it does not wait for the back-off."""
+    salus.run("outbox", "flush")
+
+
+def wait_for_state(salus: Salus, state: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = salus.json("outbox", "list")["messages"]
+        if messages and messages[0]["state"] == state:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the outbox never reached {state!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class blackhole:
+    """A port that accepts TCP connections and never says anything: a server hung before its greeting."""
+
+    def __enter__(self) -> int:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        return int(self._socket.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+
+
+def openssl_decrypt(world: World, message: bytes) -> bytes:
+    key = world.base / "carol.key"
+    key.write_bytes(world.carol.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))  # fmt: skip
+    done = subprocess.run(
+        ["openssl", "cms", "-decrypt", "-recip", str(world.base / "carol.pem"), "-inkey", str(key)],
+        input=message, capture_output=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
