@@ -27,7 +27,7 @@ from app.core.clock import utc_now
 from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
-from app.services import accounts, demo, keys, mailbox, planning
+from app.services import accounts, demo, keys, mailbox, opening, planning
 from app.services import outbox as outbox_service
 from app.services import send as sending
 from app.services.policy import current_settings
@@ -265,7 +265,7 @@ def _cmd_account_list(args: argparse.Namespace) -> int:
 def _cmd_sync(args: argparse.Namespace) -> int:
     report: Callable[[str, int, int], None] = _progress if (args.progress or sys.stderr.isatty()) else _quiet
     with _session(args) as session:
-        results = mailbox.sync(session, args.account, report, _warn)
+        results = mailbox.sync(session, args.settings, args.account, report, _warn)
     document = {"accounts": {n: {"new": c.new, "updated": c.updated, "deleted": c.deleted} for n, c in results.items()}}
     text = "\n".join(f"{n}: {c.new} new, {c.updated} updated, {c.deleted} deleted" for n, c in results.items())
     _emit(args, document, text)
@@ -321,7 +321,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     with _session(args) as session:
         account = args.account or _only_account(session)
-        parsed, _raw = mailbox.read_message(session, account, args.folder, args.uid)
+        _outer, raw = mailbox.read_message(session, account, args.folder, args.uid)
+        opened = opening.open_message(session, args.settings, raw)
+    parsed = opened.message
     document = {
         "subject": parsed.subject,
         "from": [{"name": a.name, "address": a.addr} for a in parsed.sender],
@@ -331,10 +333,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in parsed.attachments
         ],
-        "problems": list(parsed.problems),
+        "encryption": opened.encryption.value,
+        "signature": {"state": opened.signature.value, "signer": opened.signer},
+        "headers_protected": opened.headers_protected,
+        "problems": [*opened.problems, *parsed.problems],
     }
     sender = ", ".join(f"{a.name} <{a.addr}>" if a.name else a.addr for a in parsed.sender)
-    _emit(args, document, f"From: {sender}\nSubject: {parsed.subject}\n\n{parsed.text}")
+    status = f"Encryption: {opened.encryption.value}\nSignature: {opened.signature.value}"
+    notes = "".join(f"\nNote: {p}" for p in opened.problems)
+    _emit(args, document, f"From: {sender}\nSubject: {parsed.subject}\n{status}{notes}\n\n{parsed.text}")
     return ExitCode.OK
 
 

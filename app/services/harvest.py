@@ -15,27 +15,50 @@ from datetime import datetime
 
 from app.core.clock import utc_now
 from app.core.errors import CryptoError
+from app.core.models import FolderId
+from app.core.settings import Settings
 from app.crypto.certificates import signature_certificates
 from app.mime.autocrypt import PeerState, effective_date, parse_autocrypt, update_peer
 from app.policy import EvidenceSource, normalize_address
 from app.services.engine import Engine
 from app.services.keys import openpgp_store, store_certificate_chain
+from app.services.opening import Encryption, open_message
 from app.services.profile import Session
-from app.services.sync import Harvest, SenderEvidence
+from app.services.sync import AfterStore, ParsedBatch, SenderEvidence
 from app.store import evidence
+from app.store import mail as store
 from app.store.evidence import AutocryptPeer
 
 
-def harvester(session: Session, engine: Engine) -> Harvest:
-    async def harvest(items: list[SenderEvidence]) -> None:
+def after_store(session: Session, settings: Settings, engine: Engine) -> AfterStore:
+    """What sync does with each stored batch beyond storing it: learn senders' keys, and index what encrypted
+    messages say (inside the vault only), so search finds it."""
+
+    async def hook(folder_id: FolderId, batch: ParsedBatch) -> None:
         now = utc_now()
-        for item in items:
+        for item in batch.evidence:
             if item.autocrypt is not None:
                 await _autocrypt(session, engine, item, now)
             if item.smime_signature is not None:
                 await engine.db(_certificates, session, item, now)
+        for uid in batch.encrypted:
+            await _index_decrypted(session, settings, engine, folder_id, uid)
 
-    return harvest
+    return hook
+
+
+async def _index_decrypted(session: Session, settings: Settings, engine: Engine, folder_id: FolderId, uid: int) -> None:
+    raw = await engine.db(store.raw_by_uid, session.vault, folder_id, uid)
+    if raw is None:
+        return
+    opened = await engine.crypto(open_message, session, settings, raw)
+    if opened.encryption is Encryption.FAILED:
+        return
+    message = opened.message
+    await engine.db(
+        store.reindex, session.vault, folder_id, uid, subject=message.subject, body=message.text,
+        attachments=" ".join(a.filename for a in message.attachments),
+    )  # fmt: skip
 
 
 async def _autocrypt(session: Session, engine: Engine, item: SenderEvidence, now: datetime) -> None:

@@ -11,9 +11,10 @@ from app.core.clock import utc_now
 from app.core.errors import AppError, UsageError
 from app.core.models import Account, FolderStats, SearchHit, SyncCounts
 from app.core.query import parse_query
+from app.core.settings import Settings
 from app.mime.parse import ParsedMessage, parse_message
 from app.services.engine import Engine
-from app.services.harvest import harvester
+from app.services.harvest import after_store
 from app.services.profile import Session
 from app.services.sync import Progress, Warn, sync_account
 from app.store import mail as store
@@ -29,7 +30,9 @@ def accounts_to_sync(session: Session, name: str | None) -> list[Account]:
     return accounts
 
 
-def sync(session: Session, account_name: str | None, progress: Progress, warn: Warn) -> dict[str, SyncCounts]:
+def sync(
+    session: Session, settings: Settings, account_name: str | None, progress: Progress, warn: Warn
+) -> dict[str, SyncCounts]:
     accounts = accounts_to_sync(session, account_name)
     passwords = {a.name: store.account_password(session.vault, a.id) for a in accounts}
     results: dict[str, SyncCounts] = {}
@@ -45,7 +48,7 @@ def sync(session: Session, account_name: str | None, progress: Progress, warn: W
                         passwords[account.name],
                         progress,
                         warn,
-                        harvester(session, engine),
+                        after_store(session, settings, engine),
                     )
                 )
             except AppError as exc:

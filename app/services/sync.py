@@ -25,7 +25,8 @@ from app.store import mail as store
 from app.store.mail import AttachmentRow, FolderRow, MessageRecord
 from app.store.vault import Vault
 
-Harvest = Callable[[list["SenderEvidence"]], Awaitable[None]]
+# Called after each stored batch: learning senders' keys, indexing decrypted content (see harvest.py).
+AfterStore = Callable[[FolderId, "ParsedBatch"], Awaitable[None]]
 Progress = Callable[[str, int, int], None]  # folder, messages stored so far, messages to store
 Warn = Callable[[str], None]
 
@@ -42,7 +43,7 @@ class _Context:
     imap: ImapSession
     progress: Progress
     warn: Warn
-    harvest: Harvest | None
+    after_store: AfterStore | None
 
 
 async def sync_account(
@@ -52,10 +53,10 @@ async def sync_account(
     password: str,
     progress: Progress,
     warn: Warn,
-    harvest: Harvest | None = None,
+    after_store: AfterStore | None = None,
 ) -> SyncCounts:
     imap = await engine.imap(lambda: ImapSession.login(account.imap, account.username, password, ca_pem=account.ca_pem))
-    ctx = _Context(engine, vault, imap, progress, warn, harvest)
+    ctx = _Context(engine, vault, imap, progress, warn, after_store)
     try:
         folders, dropped = await _reconcile_folders(ctx, account)
         counts = SyncCounts(deleted=dropped)
@@ -149,8 +150,8 @@ async def _parse_and_store(ctx: _Context, folder_id: FolderId, fetched: list[Fet
     else:
         batch = await ctx.engine.cpu(build_batch, fetched)
     stored = await ctx.engine.db(store.store_messages, ctx.vault, folder_id, batch.records)
-    if batch.evidence and ctx.harvest is not None:
-        await ctx.harvest(batch.evidence)
+    if ctx.after_store is not None and (batch.evidence or batch.encrypted):
+        await ctx.after_store(folder_id, batch)
     return stored
 
 
@@ -183,6 +184,11 @@ class SenderEvidence:
 class ParsedBatch:
     records: list[MessageRecord]
     evidence: list[SenderEvidence]
+
+    @property
+    def encrypted(self) -> list[int]:
+        """UIDs of messages whose content can only be indexed after decryption."""
+        return [r.uid for r in self.records if r.is_encrypted]
 
 
 def build_records(fetched: Sequence[FetchedMessage]) -> list[MessageRecord]:

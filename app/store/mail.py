@@ -241,6 +241,33 @@ def delete_uids(vault: Vault, folder_id: FolderId, uids: Iterable[int]) -> int:
     return deleted
 
 
+def raw_by_uid(vault: Vault, folder_id: FolderId, uid: int) -> bytes | None:
+    row = vault.execute(
+        "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id WHERE m.folder_id = ? AND m.uid = ?",
+        (folder_id, uid),
+    ).fetchone()
+    return None if row is None else zlib.decompress(row[0])
+
+
+def reindex(vault: Vault, folder_id: FolderId, uid: int, *, subject: str, body: str, attachments: str) -> None:
+    """Replaces what the index and the list know of a message with its decrypted content (RFC 9788: the
+    protected subject instead of the outer "[...]"). The vault is the only place this text is written."""
+    with vault.transaction():
+        row = vault.execute(
+            "SELECT id, sender, recipients FROM messages WHERE folder_id = ? AND uid = ?", (folder_id, uid)
+        ).fetchone()
+        if row is None:
+            return
+        message_id, sender, recipients = row
+        snippet = " ".join(body[:400].split())[:200]
+        vault.execute("UPDATE messages SET subject = ?, snippet = ? WHERE id = ?", (subject, snippet, message_id))
+        vault.execute("DELETE FROM messages_fts WHERE rowid = ?", (message_id,))
+        vault.execute(
+            "INSERT INTO messages_fts (rowid, subject, sender, recipients, body, attachments) VALUES (?,?,?,?,?,?)",
+            (message_id, subject, sender, recipients, body[:1_000_000], attachments),
+        )
+
+
 def message_count(vault: Vault) -> int:
     return int(vault.scalar("SELECT count(*) FROM messages"))
 

@@ -1,0 +1,135 @@
+"""Opening a message for reading: decrypt, verify, and show only what verification established (DESIGN.md §5).
+
+Rules:
+- Signature and encryption state come only from the crypto layer's results, never from what the message says
+  about itself; a message that merely looks signed is shown as not verified.
+- EFAIL: a message that mixes encrypted and unencrypted parts is never shown as one encrypted message. Only a
+  message that is exactly one encrypted entity at the top is decrypted; otherwise the outer message is shown
+  with a problem saying why the encrypted part was not opened.
+- Decryption that fails its integrity check yields no plaintext at all (enforced in app.crypto).
+- The protected (inner) headers replace the outer ones only when the payload carries RFC 9788 `hp`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.core.clock import utc_now
+from app.core.errors import CryptoError
+from app.core.settings import Settings
+from app.crypto import smime_ops
+from app.crypto.openpgp_ops import BadSignature, OpenPgpOps, Verification
+from app.crypto.smime_bundles import roots_from_pem, system_roots
+from app.mime.parse import ParsedMessage, parse_message
+from app.mime.protected import (
+    Protocol,
+    apply_header_protection,
+    encrypted_payload,
+    is_single_protected_entity,
+    signed_payload,
+)
+from app.services.keys import GNUPG_DIR, read_ca
+from app.services.profile import Session
+
+
+class Encryption(StrEnum):
+    NONE = "none"
+    PGP = "pgp"
+    SMIME = "smime"
+    FAILED = "failed"  # encrypted, but could not be opened (reason in problems)
+
+
+class SignatureState(StrEnum):
+    NONE = "none"  # not signed
+    VALID = "valid"  # good signature by a key or certificate that names the sender
+    UNTRUSTED = "untrusted"  # mathematically good, but the signer is not established as the sender
+    INVALID = "invalid"  # the signature does not verify
+    UNKNOWN_KEY = "unknown_key"  # signed with a key this profile does not have
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedMessage:
+    message: ParsedMessage
+    encryption: Encryption
+    signature: SignatureState
+    signer: str = ""  # fingerprint of the signing key or certificate, when verification got that far
+    headers_protected: bool = False
+    problems: tuple[str, ...] = field(default=())
+
+
+def open_message(session: Session, settings: Settings, raw: bytes) -> OpenedMessage:
+    outer = parse_message(raw)
+    payload = encrypted_payload(raw)
+    if payload is not None:
+        if not is_single_protected_entity(raw):
+            return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_EFAIL,))
+        if payload.kind is Protocol.PGP:
+            return _open_pgp(session, settings, outer, payload.data)
+        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_NO_SMIME_KEY,))
+    signed = signed_payload(raw)
+    if signed is not None:
+        state, signer, problems = _verify(session, settings, signed.kind, signed.signed, signed.signature, outer)
+        shown = apply_header_protection(outer, signed.signed, encrypted=False)
+        return OpenedMessage(shown.message, Encryption.NONE, state, signer, shown.headers_protected, problems)
+    return OpenedMessage(outer, Encryption.NONE, SignatureState.NONE)
+
+
+_EFAIL = "This message mixes encrypted and unencrypted parts, so its encrypted part is not opened (EFAIL protection)."
+_NO_SMIME_KEY = "This message is encrypted with S/MIME, and this profile holds no S/MIME key to open it."
+
+
+def _open_pgp(session: Session, settings: Settings, outer: ParsedMessage, ciphertext: bytes) -> OpenedMessage:
+    try:
+        with OpenPgpOps(session.profile_dir / GNUPG_DIR, session.openpgp_passphrase) as ops:
+            decrypted = ops.decrypt(ciphertext)
+    except CryptoError as exc:
+        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(f"Cannot decrypt: {exc}",))
+    shown = apply_header_protection(outer, decrypted.plaintext, encrypted=True)
+    state, signer = _pgp_state(decrypted.signature, shown.message)
+    inner_signed = signed_payload(decrypted.plaintext)
+    problems: tuple[str, ...] = ()
+    if decrypted.signature is None and inner_signed is not None:
+        state, signer, problems = _verify(
+            session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
+        )
+    return OpenedMessage(shown.message, Encryption.PGP, state, signer, shown.headers_protected, problems)
+
+
+def _pgp_state(verification: Verification | None, message: ParsedMessage) -> tuple[SignatureState, str]:
+    if verification is None:
+        return SignatureState.NONE, ""
+    sender = message.sender[0].addr if len(message.sender) == 1 else ""
+    if verification.signed_by(sender):
+        return SignatureState.VALID, verification.fingerprint or ""
+    if verification.valid:
+        return SignatureState.UNTRUSTED, verification.fingerprint or ""
+    if verification.status.value == "no_public_key":
+        return SignatureState.UNKNOWN_KEY, verification.issuer
+    return SignatureState.INVALID, verification.issuer
+
+
+def _verify(
+    session: Session, settings: Settings, kind: Protocol, data: bytes, signature: bytes, message: ParsedMessage
+) -> tuple[SignatureState, str, tuple[str, ...]]:
+    sender = message.sender[0].addr if len(message.sender) == 1 else None
+    canonical = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # RFC 5751 §3.1.1: verify over CRLF
+    if kind is Protocol.PGP:
+        try:
+            with OpenPgpOps(session.profile_dir / GNUPG_DIR, session.openpgp_passphrase) as ops:
+                verification = ops.verify_detached(canonical, signature)
+        except BadSignature as exc:
+            state, signer = _pgp_state(exc.verification, message)
+            return state, signer, (str(exc),)
+        except CryptoError as exc:
+            return SignatureState.INVALID, "", (str(exc),)
+        state, signer = _pgp_state(verification, message)
+        return state, signer, ()
+    extra = read_ca(settings["smime_ca_file"])
+    roots = (*system_roots(), *(roots_from_pem(extra) if extra else ()))
+    try:
+        check = smime_ops.verify_detached(canonical, signature, roots=roots, now=utc_now(), address=sender)
+    except CryptoError as exc:
+        return SignatureState.INVALID, "", (str(exc),)
+    state = SignatureState.VALID if check.trusted and check.address_matches else SignatureState.UNTRUSTED
+    return state, check.signer_fingerprint, check.problems
