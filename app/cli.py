@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_import.add_argument("files", nargs="+", type=Path)
     key_import.add_argument("--verified", action="store_true", help="you checked the fingerprint with its owner")
     keys.add_parser("list", parents=[common], help="list keys and certificates")
+    identity = keys.add_parser("import-identity", parents=[common], help="import your own S/MIME identity (PKCS#12)")
+    identity.add_argument("file", type=Path)
+    identity.add_argument("--p12-password-file", type=Path, help="file holding the PKCS#12 password")
 
     send = sub.add_parser("send", parents=[common], help="send a message, each recipient by its planned method")
     send.add_argument("--to", nargs="+", required=True, metavar="ADDR")
@@ -427,6 +430,26 @@ def _cmd_keys_import(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_keys_import_identity(args: argparse.Namespace) -> int:
+    password = _read_text(args.p12_password_file).rstrip("\r\n").encode() if args.p12_password_file else None
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"Cannot read {args.file}: {exc.strerror}") from exc
+    with _session(args) as session:
+        imported = keys.import_identity(session, data, password, origin=args.file.name)
+    _emit(
+        args,
+        {
+            "imported": [
+                {"kind": imported.kind, "fingerprint": imported.fingerprint, "addresses": list(imported.addresses)}
+            ]
+        },
+        f"{imported.kind} {imported.fingerprint} {' '.join(imported.addresses)}",
+    )
+    return ExitCode.OK
+
+
 def _cmd_keys_list(args: argparse.Namespace) -> int:
     with _session(args) as session:
         listing = keys.list_keys(session, args.settings)
@@ -600,6 +623,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("evidence", "refresh"): _cmd_evidence_refresh,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,
+    ("keys", "import-identity"): _cmd_keys_import_identity,
     ("audit", "verify"): _cmd_audit_verify,
     ("audit", "export"): _cmd_audit_export,
 }

@@ -18,6 +18,7 @@ from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import CryptoError, PolicyError
 from app.core.settings import Settings
+from app.crypto import smime_ops
 from app.crypto.certificates import TrustStore, end_entities_in, judge
 from app.crypto.openpgp import KeyInfo, OpenPgpStore
 from app.policy import EvidenceSource, normalize_address
@@ -126,6 +127,31 @@ def read_ca(path: str) -> str:
         return Path(path).read_text("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"The CA file {path} named by the policy cannot be read: {exc}") from exc
+
+
+def import_identity(session: Session, data: bytes, password: bytes | None, *, origin: str) -> ImportedKey:
+    """The user's own S/MIME certificate and private key, from a PKCS#12 file, into the vault."""
+    identity = smime_ops.load_pkcs12(data, password)
+    now = utc_now()
+    verdict = judge(identity.certificate, others=identity.chain, trust=TrustStore(), now=now, address=None)
+    if not verdict.emails:
+        raise CryptoError("The certificate in this file names no email address, so it cannot sign or receive mail.")
+    address = normalize_address(verdict.emails[0].address)
+    evidence.save_identity(
+        session.vault,
+        evidence.OwnIdentity(
+            verdict.fingerprint, address, identity.certificate, identity.chain, identity.private_key_pem
+        ),
+        now,
+    )
+    # The own certificate is also a recipient certificate: mail to oneself and Sent copies use it.
+    store_certificate_chain(
+        session, identity.certificate, (identity.certificate, *identity.chain), EvidenceSource.IMPORT, now
+    )
+    session.audit.record(
+        AuditEvent.KEY_IMPORTED, now, target=origin, detail={"keys": [f"smime-identity:{verdict.fingerprint}"]}
+    )
+    return ImportedKey("smime-identity", verdict.fingerprint, (address,))
 
 
 def list_keys(session: Session, settings: Settings) -> list[KeyListing]:

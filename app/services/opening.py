@@ -31,6 +31,7 @@ from app.mime.protected import (
 )
 from app.services.keys import GNUPG_DIR, read_ca
 from app.services.profile import Session
+from app.store import evidence
 
 
 class Encryption(StrEnum):
@@ -66,7 +67,7 @@ def open_message(session: Session, settings: Settings, raw: bytes) -> OpenedMess
             return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_EFAIL,))
         if payload.kind is Protocol.PGP:
             return _open_pgp(session, settings, outer, payload.data)
-        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_NO_SMIME_KEY,))
+        return _open_smime(session, settings, outer, payload.data)
     signed = signed_payload(raw)
     if signed is not None:
         state, signer, problems = _verify(session, settings, signed.kind, signed.signed, signed.signature, outer)
@@ -94,6 +95,29 @@ def _open_pgp(session: Session, settings: Settings, outer: ParsedMessage, cipher
             session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
         )
     return OpenedMessage(shown.message, Encryption.PGP, state, signer, shown.headers_protected, problems)
+
+
+def _open_smime(session: Session, settings: Settings, outer: ParsedMessage, der: bytes) -> OpenedMessage:
+    identities = evidence.identities(session.vault)
+    if not identities:
+        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_NO_SMIME_KEY,))
+    plaintext, errors = None, []
+    for identity in identities:
+        try:
+            plaintext = smime_ops.decrypt(der, identity.certificate, identity.private_key)
+            break
+        except CryptoError as exc:
+            errors.append(str(exc))
+    if plaintext is None:
+        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(f"Cannot decrypt: {errors[-1]}",))
+    shown = apply_header_protection(outer, plaintext, encrypted=True)
+    inner_signed = signed_payload(plaintext)
+    if inner_signed is None:
+        return OpenedMessage(shown.message, Encryption.SMIME, SignatureState.NONE, "", shown.headers_protected)
+    state, signer, problems = _verify(
+        session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
+    )
+    return OpenedMessage(shown.message, Encryption.SMIME, state, signer, shown.headers_protected, problems)
 
 
 def _pgp_state(verification: Verification | None, message: ParsedMessage) -> tuple[SignatureState, str]:

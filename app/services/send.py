@@ -37,6 +37,7 @@ from app.mime.compose import (
     pgp_encrypted,
     protected_body,
     smime_enveloped,
+    smime_signed,
 )
 from app.policy import Decision, Method, Plan, ReasonCode
 from app.services.engine import Engine
@@ -45,7 +46,7 @@ from app.services.mailbox import accounts_to_sync
 from app.services.outbox import Delivery, work_outbox
 from app.services.planning import PlanOutcome, plan_message_async
 from app.services.profile import Session
-from app.store import outbox
+from app.store import evidence, outbox
 from app.store.outbox import NewOutgoing
 
 _PGP_KEY_REASONS = frozenset(
@@ -156,8 +157,19 @@ def _build(
         return message, message
     if method is Method.SMIME:
         certificates = [_certificate(session, _chosen(d, {ReasonCode.SMIME_CERT_VALID})) for d in decisions]
-        der = smime_ops.encrypt(protected_body(draft, Hp.CIPHER), certificates, authenticated=True)
+        entity = protected_body(draft, Hp.CIPHER)
+        own = evidence.identities(session.vault, draft.sender.addr)
+        if own:
+            # Sign, then encrypt (RFC 8551 §3.7), and encrypt to the sender too so the Sent copy stays readable.
+            signature, micalg = smime_ops.sign_detached(
+                entity, own[0].certificate, own[0].private_key, chain=own[0].chain
+            )
+            entity = smime_signed(entity, signature, micalg)
+            certificates.append(own[0].certificate)
+        der = smime_ops.encrypt(entity, certificates, authenticated=True)
         message = smime_enveloped(outer_headers(draft, encrypted=True), der, authenticated=True)
+        if own:
+            return message, message
     else:
         message = build_message(draft)
     # The Sent copy of what the sender cannot decrypt themselves is encrypted to the sender's own key.

@@ -148,3 +148,35 @@ def save_autocrypt_peer(vault: Vault, peer: AutocryptPeer) -> None:
             (peer.address, peer.last_seen.isoformat(), peer.autocrypt_timestamp.isoformat(), peer.keydata,
              peer.prefer_mutual),
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OwnIdentity:
+    fingerprint: str
+    address: str
+    certificate: bytes
+    chain: tuple[bytes, ...]
+    private_key: bytes  # PEM; it never leaves the vault except into memory for one operation
+
+    def __repr__(self) -> str:
+        return f"OwnIdentity({self.fingerprint}, {self.address})"
+
+
+def save_identity(vault: Vault, identity: OwnIdentity, imported_at: datetime) -> None:
+    chain = json.dumps([c.hex() for c in identity.chain])
+    with vault.transaction():
+        vault.execute(
+            "INSERT INTO own_identities (fingerprint, address, certificate, chain, private_key, imported_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (fingerprint) DO UPDATE SET address = excluded.address",
+            (identity.fingerprint, identity.address, identity.certificate, chain, identity.private_key,
+             imported_at.isoformat()),
+        )  # fmt: skip
+
+
+def identities(vault: Vault, address: str | None = None) -> list[OwnIdentity]:
+    sql = "SELECT fingerprint, address, certificate, chain, private_key FROM own_identities"
+    rows = vault.execute(sql + " WHERE address = ?" if address else sql, (address,) if address else ()).fetchall()
+    return [
+        OwnIdentity(r[0], r[1], bytes(r[2]), tuple(bytes.fromhex(c) for c in json.loads(r[3])), bytes(r[4]))
+        for r in rows
+    ]

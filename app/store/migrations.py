@@ -216,4 +216,22 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        4,
+        "The user's own S/MIME identities (certificate, chain and private key), kept only inside the vault.",
+        """
+        CREATE TABLE own_identities (
+            fingerprint  TEXT PRIMARY KEY,
+            address      TEXT NOT NULL,
+            certificate  BLOB NOT NULL,
+            chain        TEXT NOT NULL DEFAULT '[]',
+            private_key  BLOB NOT NULL,
+            imported_at  TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX own_identities_by_address ON own_identities (address);
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -266,3 +266,49 @@ def openssl_decrypt(world: World, message: bytes) -> bytes:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout
+
+
+def p12(identity: SmimeIdentity, path: Path) -> Path:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"me", identity.key, identity.certificate, None, BestAvailableEncryption(b"p12-secret")
+    ))  # fmt: skip
+    (path.parent / f"{path.name}.pw").write_text("p12-secret\n")
+    return path
+
+
+def test_smime_with_own_identity_is_signed_then_encrypted_and_reads_back_verified(world: World) -> None:
+    me = smime_identity(world.ca, SENDER)
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p8")
+        path = p12(me, world.base / "me.p12")
+        salus.ok("keys", "import-identity", str(path), "--p12-password-file", f"{path}.pw")
+        assert send(salus, SMIME_FRIEND).code == 0
+    (delivered,) = smtp.accepted
+    assert b"application/pkcs7-signature" in openssl_decrypt(world, delivered.data)
+
+    # Carol, using Salus too, receives it: decrypted with her identity, signature verified against the CA.
+    carol_user = world.dovecot.new_user("carol")
+    world.dovecot.seed(carol_user, "INBOX", [delivered.data])
+    carol = Salus(world.base / "c8", env={"SALUS_POLICY_FILE": str(world.policy)})
+    carol.ok("profile", "create")
+    added = carol.add_account(
+        "work",
+        host=world.dovecot.host,
+        port=world.dovecot.imaps_port,
+        security="tls",
+        user=carol_user.name,
+        password=carol_user.password,
+        ca_file=world.ca.cert_file,
+    )
+    assert added.code == 0
+    carol_p12 = p12(world.carol, world.base / "carol.p12")
+    carol.ok("keys", "import-identity", str(carol_p12), "--p12-password-file", f"{carol_p12}.pw")
+    carol.ok("sync")
+    shown = carol.json("show", "--uid", "1")
+    assert shown["encryption"] == "smime"
+    assert shown["signature"]["state"] == "valid"
+    assert shown["subject"] == SECRET_WORDS[1]
+    assert SECRET_WORDS[0] in shown["text"]
+    assert carol.json("search", SECRET_WORDS[0])["results"]
