@@ -87,6 +87,9 @@ def _choice(*options: str) -> Validator:
 SCHEMA: tuple[Setting, ...] = (
     Setting("idle_timeout_minutes", 5, _int_between(1, 480), "Lock after this many idle minutes.", True),
     Setting("unlock_max_failures", 5, _int_between(1, 100), "Failed unlocks before the profile closes."),
+    Setting(
+        "lock_warning_seconds", 30, _int_between(0, 300), "Countdown before the idle lock (at most half the timeout)."
+    ),
     Setting("keyring_allowed", True, _boolean, "May the OS keyring hold the data key (off on shared machines)."),
     Setting("method_ladder", list(METHODS), _ladder, "Secure delivery methods in order of preference."),
     Setting("allow_plain", False, _boolean, "May a message ever go out without protection."),
