@@ -556,12 +556,9 @@ def _cmd_policy_show(args: argparse.Namespace) -> int:
 
 def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:
     """`salus` and `salus --demo`: the desktop window, or the text version where there is no display."""
-    if not _display_available():
-        print(
-            "salus: no display is available (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot "
-            "open; showing the text version instead.",
-            file=sys.stderr,
-        )
+    missing = _why_no_display()
+    if missing:
+        print(f"salus: {missing}, so the window cannot open; showing the text version instead.", file=sys.stderr)
         return _run_demo(args) if demo else _print_usage()
     try:
         # Imported here and only here, so that every headless command runs without loading Qt.
@@ -570,13 +567,20 @@ def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:
         print(f"salus: the window cannot open ({exc}); showing the text version instead.", file=sys.stderr)
         return _run_demo(args) if demo else _print_usage()
     directory = getattr(args, "profile", None) or os.environ.get("SALUS_PROFILE")
-    return gui.run(profile=Path(directory).expanduser() if directory else None, demo=demo)
+    return gui.run(profile=Path(directory).expanduser() if directory else None, demo=demo, settings=args.settings)
 
 
-def _display_available() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+def _why_no_display() -> str:
+    """Why no one could see a window here ("" when someone could)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":", 1)[0].strip().lower()
+    if platform in ("offscreen", "minimal"):
+        # Qt would draw into memory only: a window that nobody can see or close would never return.
+        return f"the Qt platform is {platform!r}, which shows nothing on a screen"
+    if platform or sys.platform in ("win32", "darwin"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return "no display is available (neither DISPLAY nor WAYLAND_DISPLAY is set)"
 
 
 def _print_usage() -> int:

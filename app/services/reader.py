@@ -8,6 +8,8 @@ Rules:
   a `.invalid` host, such as the demo, can have no server (RFC 6761 §6.4): their changes go to the vault only.
 - Opening a message and exporting an attachment are recorded in the audit log in the same step that reads
   the vault (DESIGN.md §8); an export whose file cannot be written leaves no audit entry behind.
+- A message is opened by `app.services.opening` (decryption, signature verification, EFAIL rules) on the
+  crypto thread; what the window shows about encryption and signatures comes only from that verdict.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -26,13 +28,17 @@ from app.core.clock import utc_now
 from app.core.errors import AppError, MailError, UsageError
 from app.core.models import Account, AccountId, FolderId, MessageRowId, SyncCounts
 from app.core.query import parse_query
+from app.core.settings import Settings
 from app.mail.imap.session import ImapSession
 from app.mime.headers import header_str
-from app.mime.parse import ParsedMessage, parse_message
+from app.mime.parse import ParsedMessage
+from app.mime.protected import encrypted_payload
 from app.mime.structure import DEFAULT_LIMITS, walk
 from app.mime.transfer import decode_transfer, normalise_cte
+from app.services import opening
 from app.services.accounts import AccountSettings, add_account
 from app.services.engine import Engine
+from app.services.harvest import after_store
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
 from app.store import browse
@@ -44,6 +50,7 @@ T = TypeVar("T")
 
 PAGE_SIZE = 500
 SEARCH_LIMIT = 500
+CLOSE_TIMEOUT = 5.0
 SEEN = "\\Seen"
 FLAGGED = "\\Flagged"
 _TRASH_NAMES = ("trash", "deleted items", "deleted messages", "papierkorb", "corbeille")
@@ -72,7 +79,11 @@ class OpenedMessage:
     account: str
     folder: str
     uid: int
-    message: ParsedMessage
+    verdict: opening.OpenedMessage  # what decryption and verification established, and the message to show
+
+    @property
+    def message(self) -> ParsedMessage:
+        return self.verdict.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +92,18 @@ class CreatedProfile:
     account_problem: str | None  # the profile exists; only adding the account failed, for this reason
 
 
-async def unlock_reader(engine: Engine, directory: Path, passphrase: str) -> Reader:
+async def unlock_reader(engine: Engine, directory: Path, passphrase: str, settings: Settings) -> Reader:
     session = await engine.db(unlock, directory, passphrase)
-    return Reader(engine, session)
+    return Reader(engine, session, settings)
 
 
 async def create_reader(
-    engine: Engine, directory: Path, passphrase: str, account: AccountSettings | None, password: str
+    engine: Engine,
+    directory: Path,
+    passphrase: str,
+    account: AccountSettings | None,
+    password: str,
+    settings: Settings,
 ) -> CreatedProfile:
     session = await engine.db(create_profile, directory, passphrase)
     problem = None
@@ -96,7 +112,7 @@ async def create_reader(
             await engine.db(add_account, session, account, password)
         except AppError as exc:
             problem = str(exc)
-    return CreatedProfile(Reader(engine, session), problem)
+    return CreatedProfile(Reader(engine, session, settings), problem)
 
 
 def is_local_only(account: Account) -> bool:
@@ -104,9 +120,10 @@ def is_local_only(account: Account) -> bool:
 
 
 class Reader:
-    def __init__(self, engine: Engine, session: Session) -> None:
+    def __init__(self, engine: Engine, session: Session, settings: Settings) -> None:
         self._engine = engine
         self._session = session
+        self._settings = settings
         self._servers = _Servers(engine, session)
 
     @property
@@ -129,13 +146,15 @@ class Reader:
         return hits
 
     async def open_message(self, message_id: MessageRowId) -> OpenedMessage:
-        return await self._db(self._open, message_id)
+        location, raw = await self._db(self._read, message_id)
+        verdict = await self._engine.crypto(opening.open_message, self._session, self._settings, raw)
+        return OpenedMessage(message_id, location.account, location.folder_display, location.uid, verdict)
 
-    def _open(self, message_id: MessageRowId) -> OpenedMessage:
+    def _read(self, message_id: MessageRowId) -> tuple[MessageLocation, bytes]:
         location = self._location(message_id)
         raw = browse.raw_message(self._session.vault, message_id)
         self._session.audit.record(AuditEvent.MESSAGE_READ, utc_now(), target=_target(location))
-        return OpenedMessage(message_id, location.account, location.folder_display, location.uid, parse_message(raw))
+        return location, raw
 
     async def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> list[MessageSummary]:
         return await self._set_flag(ids, SEEN, seen)
@@ -186,7 +205,12 @@ class Reader:
 
     def _export(self, message_id: MessageRowId, part: str, destination: Path, opened: bool) -> int:
         location = self._location(message_id)
-        data, content_type = attachment_bytes(browse.raw_message(self._session.vault, message_id), part)
+        raw = browse.raw_message(self._session.vault, message_id)
+        if encrypted_payload(raw) is not None:
+            # The parts listed for an encrypted message are numbered inside its decrypted content, which is never
+            # stored; exporting them needs the decryption step here too, which is not built yet.
+            raise UsageError("Attachments of encrypted messages cannot be saved or opened yet.")
+        data, content_type = attachment_bytes(raw, part)
         event = AuditEvent.ATTACHMENT_OPENED if opened else AuditEvent.ATTACHMENT_SAVED
         detail: dict[str, object] = {
             "part": part, "content_type": content_type, "size": len(data), "destination": str(destination),
@@ -199,10 +223,11 @@ class Reader:
     async def sync(self, progress: Progress, warn: Warn) -> dict[str, SyncCounts]:
         accounts = [a for a in await self._db(store.list_accounts, self._session.vault) if not is_local_only(a)]
         results: dict[str, SyncCounts] = {}
+        learn = after_store(self._session, self._settings, self._engine)  # keys, and indexing decrypted mail
         for account in accounts:
             password = await self._db(store.account_password, self._session.vault, account.id)
             try:
-                counts = await sync_account(self._engine, self._session.vault, account, password, progress, warn)
+                counts = await sync_account(self._engine, self._session.vault, account, password, progress, warn, learn)
             except AppError as exc:
                 await self._audit_sync(account.name, None, str(exc))
                 raise
@@ -223,8 +248,13 @@ class Reader:
         await self._db(self._session.audit.record, AuditEvent.SYNC, utc_now(), target=account, detail=detail)
 
     async def close(self) -> None:
-        await self._servers.close()
-        await self._db(self._session.close)
+        try:
+            # A server that stopped answering must not keep the vault open: logging out is a courtesy.
+            await asyncio.wait_for(self._servers.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            pass
+        finally:
+            await self._db(self._session.close)
 
     async def _server_groups(self, ids: Sequence[MessageRowId]) -> list[tuple[AccountId, str, list[int]]]:
         """The messages' UIDs grouped by account and server folder, leaving out accounts without a server."""
@@ -337,6 +367,21 @@ def _node(head: str, folder: FolderCount | None, members: list[FolderCount], pre
     if folder is None:
         return FolderNode(None, head, path, 0, 0, children)
     return FolderNode(folder.folder_id, head, path, folder.total, folder.unread, children)
+
+
+def with_unread_changes(accounts: tuple[AccountNode, ...], delta: dict[FolderId, int]) -> tuple[AccountNode, ...]:
+    """The same tree with each folder's unread count moved by `delta`, so marking a message read does not
+    need the whole tree recounted (which reads every message of the vault)."""
+    return tuple(replace(a, folders=_shift(a.folders, delta)) for a in accounts)
+
+
+def _shift(folders: tuple[FolderNode, ...], delta: dict[FolderId, int]) -> tuple[FolderNode, ...]:
+    shifted = []
+    for node in folders:
+        change = delta.get(node.id, 0) if node.id is not None else 0
+        unread = min(max(node.unread + change, 0), node.total)
+        shifted.append(replace(node, unread=unread, children=_shift(node.children, delta)))
+    return tuple(shifted)
 
 
 def attachment_bytes(raw: bytes, part: str) -> tuple[bytes, str]:

@@ -1,0 +1,135 @@
+"""Starting the desktop application: which profile, unlocking it (or creating the first one), the main window,
+and an orderly shutdown of the engine when the window closes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.core.settings import Settings
+from app.services.demo import demo_dir, ensure_demo_profile
+from app.services.engine import Engine
+from app.services.reader import CreatedProfile, Reader, unlock_reader
+from app.ui.bridge import Bridge
+from app.ui.controller import MailController
+from app.ui.recent import recent_profiles, remember_profile
+from app.ui.theme import apply_theme, system_prefers_dark
+from app.ui.windows.first_run import FirstRunWizard
+from app.ui.windows.main_window import MainWindow
+from app.ui.windows.unlock_dialog import UnlockDialog
+
+
+def run(*, profile: Path | None, demo: bool, settings: Settings) -> int:
+    """The GUI's entry point (`salus`, `salus --demo`); returns the process exit code. `settings` are the
+    effective settings, managed policy applied (the command line has already refused an invalid policy)."""
+    app = application()
+    bridge = Bridge()
+    startup = Startup(bridge, settings, profile=profile, demo=demo, sync_on_start=True)
+    startup.begin()
+    try:
+        return app.exec()
+    finally:
+        startup.shutdown()
+
+
+def application() -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Salus")
+    app.setOrganizationName("Salus")
+    app.setDesktopFileName("salus")
+    apply_theme(app, system_prefers_dark())
+    return app
+
+
+class Startup(QObject):
+    """Leads from nothing to an open main window, without ever blocking the GUI thread."""
+
+    window_opened = Signal(object)  # MainWindow
+
+    def __init__(
+        self, bridge: Bridge, settings: Settings, *, profile: Path | None, demo: bool, sync_on_start: bool
+    ) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.settings = settings
+        self.window: MainWindow | None = None
+        self.dialog: UnlockDialog | None = None
+        self.wizard: FirstRunWizard | None = None
+        self._profile = profile
+        self._demo = demo
+        self._sync_on_start = sync_on_start
+        self._controller: MailController | None = None
+
+    def begin(self) -> None:
+        if self._demo:
+            self.bridge.submit(
+                open_demo(self.bridge.engine, self.settings), self._on_reader_ready, self._on_start_failed
+            )
+            return
+        profiles = [self._profile] if self._profile is not None else recent_profiles()
+        if profiles:
+            self._show_unlock(profiles)
+        else:
+            self._show_wizard()
+
+    def _show_unlock(self, profiles: list[Path]) -> None:
+        self.dialog = UnlockDialog(self.bridge, profiles, self.settings)
+        self.dialog.unlocked.connect(self._on_reader_ready)
+        self.dialog.create_requested.connect(self._on_dialog_create_requested)
+        self.dialog.show()
+
+    def _on_dialog_create_requested(self) -> None:
+        if self.dialog is not None:
+            self.dialog.hide()
+        self._show_wizard()
+
+    def _show_wizard(self) -> None:
+        self.wizard = FirstRunWizard(self.bridge, demo_dir().parent / "profile", self.settings)
+        self.wizard.created.connect(self._on_wizard_created)
+        self.wizard.rejected.connect(self._on_wizard_rejected)
+        self.wizard.show()
+
+    def _on_wizard_rejected(self) -> None:
+        if self.dialog is not None:
+            self.dialog.show()
+
+    def _on_wizard_created(self, created: CreatedProfile) -> None:
+        self._on_reader_ready(created.reader)
+        if created.account_problem and self.window is not None:
+            self.window.banner.show_text(f"The profile was created, but the account was not: {created.account_problem}")
+
+    def _on_reader_ready(self, reader: Reader) -> None:
+        if not self._demo:
+            remember_profile(reader.profile_dir)
+        self._controller = MailController(self.bridge, reader)
+        self.window = MainWindow(self._controller)
+        self.window.closed.connect(self._on_window_closed)
+        self.window.show()
+        if self.dialog is not None:
+            self.dialog.close()
+        self.window_opened.emit(self.window)
+        if self._sync_on_start:
+            self._controller.start_sync()
+
+    def _on_start_failed(self, message: str) -> None:
+        QMessageBox.critical(None, "Salus cannot start", message)
+        QApplication.quit()
+
+    def _on_window_closed(self) -> None:
+        QApplication.quit()
+
+    def shutdown(self) -> None:
+        """Closes the profile (IMAP logout, vault checkpoint) on the engine thread, then stops the engine."""
+        reader = self._controller.close() if self._controller is not None else None
+        self.bridge.shutdown(reader.close() if reader is not None else None)
+
+
+async def open_demo(engine: Engine, settings: Settings) -> Reader:
+    directory, passphrase = await engine.db(ensure_demo_profile)
+    return await unlock_reader(engine, directory, passphrase, settings)

@@ -1,0 +1,157 @@
+"""The window's use cases as Qt signals: each request goes to the engine through the bridge, each outcome
+comes back as a domain signal on the GUI thread.
+
+Rules:
+- Signals carry snapshots (frozen dataclasses), never live objects of the engine thread.
+- At most one sync runs at a time; cancelling it is always possible and never an error.
+- Errors are reported through `error_reported` with text a user can act on; nothing here opens a modal box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.models import FolderId, MessageRowId, SyncCounts
+from app.services.reader import OpenedMessage, Reader
+from app.store.browse import MessageSummary, Order, Page, PageCursor
+from app.ui.bridge import Bridge, Ticket
+from app.ui.html_safety import SafeHtml, sanitise_html
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """An opened message with its HTML body already made safe (on the engine thread, not the GUI's)."""
+
+    opened: OpenedMessage
+    html: SafeHtml | None
+
+
+class MailController(QObject):
+    folders_loaded = Signal(object)  # tuple[AccountNode, ...]
+    message_opened = Signal(object)  # RenderedMessage
+    messages_changed = Signal(object)  # list[MessageSummary]: new snapshots of rows whose flags changed
+    messages_removed = Signal(object)  # tuple[MessageRowId, ...]
+    unread_changed = Signal(object)  # dict[FolderId, int]: how much each folder's unread count moved
+    search_finished = Signal(str, object)  # query, list[MessageSummary]
+    sync_started = Signal()
+    sync_progressed = Signal(str, int, int)  # folder, stored, to store
+    sync_finished = Signal(object)  # dict[str, SyncCounts]
+    sync_cancelled = Signal()
+    sync_failed = Signal(str)
+    attachment_exported = Signal(str, bool)  # path, opened
+    error_reported = Signal(str)
+    notice_reported = Signal(str)
+
+    def __init__(self, bridge: Bridge, reader: Reader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self.reader = reader
+        self._sync: Ticket | None = None
+        self._open: Ticket | None = None
+
+    @property
+    def syncing(self) -> bool:
+        return self._sync is not None and not self._sync.done
+
+    def load_folders(self) -> None:
+        self._submit(self.reader.folder_tree(), self.folders_loaded.emit)
+
+    def request_page(
+        self, folder: FolderId, order: Order, after: PageCursor | None, on_done: Callable[[Page], None]
+    ) -> None:
+        self._submit(self.reader.page(folder, order, after), on_done)
+
+    def open_message(self, message_id: MessageRowId) -> None:
+        if self._open is not None:
+            self._open.cancel()  # the user moved on: only the last selection is worth showing
+        self._open = self._submit(_render(self.reader, message_id), self.message_opened.emit)
+
+    def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> None:
+        self._submit(self.reader.set_seen(list(ids), seen), lambda rows: self._on_reader_seen_written(rows, seen))
+
+    def set_flagged(self, ids: Sequence[MessageRowId], flagged: bool) -> None:
+        self._submit(self.reader.set_flagged(list(ids), flagged), self.messages_changed.emit)
+
+    def delete(self, ids: Sequence[MessageRowId]) -> None:
+        self._submit(self.reader.delete(list(ids)), self._on_reader_messages_removed)
+
+    def move(self, ids: Sequence[MessageRowId], target: FolderId) -> None:
+        self._submit(self.reader.move(list(ids), target), self._on_reader_messages_removed)
+
+    def search(self, text: str) -> None:
+        self._submit(self.reader.search(text), lambda hits: self.search_finished.emit(text, hits))
+
+    def export_attachment(self, message_id: MessageRowId, part: str, destination: Path, *, opened: bool) -> None:
+        self._submit(
+            self.reader.export_attachment(message_id, part, destination, opened=opened),
+            lambda _size: self.attachment_exported.emit(str(destination), opened),
+        )
+
+    def start_sync(self) -> None:
+        if self.syncing:
+            return
+        self.sync_started.emit()
+        self._sync = self._bridge.submit(
+            self.reader.sync(self._progress, self._warn),
+            self._on_reader_sync_finished,
+            self._on_reader_sync_failed,
+            self._on_reader_sync_cancelled,
+        )
+
+    def cancel_sync(self) -> None:
+        if self._sync is not None:
+            self._sync.cancel()
+
+    def close(self) -> Reader:
+        """Stops what is running and hands the reader back for the bridge to close on the engine thread."""
+        self.cancel_sync()
+        return self.reader
+
+    # Called on the engine thread by the sync; `post` carries them over to the GUI thread.
+    def _progress(self, folder: str, done: int, total: int) -> None:
+        self._bridge.post(lambda: self.sync_progressed.emit(folder, done, total))
+
+    def _warn(self, message: str) -> None:
+        self._bridge.post(lambda: self.notice_reported.emit(message))
+
+    def _on_reader_seen_written(self, rows: list[MessageSummary], seen: bool) -> None:
+        self.messages_changed.emit(rows)
+        # Only rows whose state really changed come back, so each moves its folder's count by exactly one.
+        delta = Counter(row.folder_id for row in rows)
+        self.unread_changed.emit({folder: -n if seen else n for folder, n in delta.items()})
+
+    def _on_reader_messages_removed(self, ids: tuple[MessageRowId, ...]) -> None:
+        self.messages_removed.emit(ids)
+        self.load_folders()
+
+    def _on_reader_sync_finished(self, counts: dict[str, SyncCounts]) -> None:
+        self.sync_finished.emit(counts)
+        self.load_folders()
+
+    def _on_reader_sync_failed(self, message: str) -> None:
+        self.sync_failed.emit(message)
+        self.load_folders()  # what was stored before the failure is kept and worth showing
+
+    def _on_reader_sync_cancelled(self) -> None:
+        self.sync_cancelled.emit()
+        self.load_folders()
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T], on_done: Callable[[T], None]) -> Ticket:
+        return self._bridge.submit(coroutine, on_done, self.error_reported.emit)
+
+
+async def _render(reader: Reader, message_id: MessageRowId) -> RenderedMessage:
+    opened = await reader.open_message(message_id)
+    html = opened.message.html
+    # nh3 is fast, but a hostile message can hold megabytes of markup: keep even that off the engine loop.
+    safe = await asyncio.to_thread(sanitise_html, html) if html else None
+    return RenderedMessage(opened, safe)

@@ -1,0 +1,73 @@
+"""The bridge: coroutines run on the engine thread, outcomes arrive on the GUI thread as queued calls."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from pytestqt.qtbot import QtBot
+
+from app.core.errors import StoreError
+from app.ui.bridge import Bridge
+
+
+def _collect(bridge: Bridge, coroutine: object) -> tuple[dict[str, object], Callable[[], bool]]:
+    seen: dict[str, object] = {}
+
+    def done(value: object) -> None:
+        seen["value"] = value
+        seen["thread"] = threading.current_thread()
+
+    bridge.submit(coroutine, done, lambda m: seen.update(error=m), lambda: seen.update(cancelled=True))  # type: ignore[arg-type]
+    return seen, lambda: bool(seen)
+
+
+def test_result_arrives_on_the_gui_thread_from_the_engine_thread(bridge: Bridge, qtbot: QtBot) -> None:
+    async def where() -> str:
+        return threading.current_thread().name
+
+    seen, arrived = _collect(bridge, where())
+    assert not seen  # queued: never delivered inside submit()
+    qtbot.waitUntil(arrived)
+    assert seen["value"] == "salus-engine"
+    assert seen["thread"] is threading.main_thread()
+
+
+def test_app_errors_reach_the_user_as_their_own_text(bridge: Bridge, qtbot: QtBot) -> None:
+    async def fails() -> None:
+        raise StoreError("The vault could not be read.")
+
+    seen, arrived = _collect(bridge, fails())
+    qtbot.waitUntil(arrived)
+    assert seen == {"error": "The vault could not be read."}
+
+
+def test_bugs_are_reported_without_their_traceback(bridge: Bridge, qtbot: QtBot) -> None:
+    async def buggy() -> None:
+        raise KeyError("secret detail")
+
+    seen, arrived = _collect(bridge, buggy())
+    qtbot.waitUntil(arrived)
+    assert "secret detail" not in str(seen["error"])
+    assert "KeyError" in str(seen["error"])
+
+
+def test_cancelling_a_running_coroutine_reports_cancellation(bridge: Bridge, qtbot: QtBot) -> None:
+    started = threading.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    seen: dict[str, object] = {}
+    ticket = bridge.submit(
+        slow(),
+        lambda _value: seen.update(value=1),
+        lambda message: seen.update(error=message),
+        lambda: seen.update(cancelled=True),
+    )
+    assert started.wait(5)
+    ticket.cancel()
+    qtbot.waitUntil(lambda: bool(seen))
+    assert seen == {"cancelled": True}
