@@ -29,6 +29,7 @@ from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
 from app.services import accounts, demo, keys, mailbox, opening, planning
 from app.services import outbox as outbox_service
+from app.services import portal as portal_service
 from app.services import send as sending
 from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
@@ -117,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("outbox", help="the durable outbox").add_subparsers(dest="action", required=True)
     queue.add_parser("list", parents=[common], help="messages waiting, sent or failed")
     queue.add_parser("flush", parents=[common], help="submit whatever is due now")
+
+    portal = sub.add_parser("portal", help="messages sent through the secure portal").add_subparsers(
+        dest="action", required=True
+    )
+    portal.add_parser("status", parents=[common], help="delivered, opened, replied, expired or revoked")
+    revoke = portal.add_parser("revoke", parents=[common], help="withdraw a portal message")
+    revoke.add_argument("portal_id")
 
     evidence = sub.add_parser("evidence", help="recipient domain evidence").add_subparsers(dest="action", required=True)
     refresh = evidence.add_parser(
@@ -518,12 +526,33 @@ def _cmd_outbox_list(args: argparse.Namespace) -> int:
 
 def _cmd_outbox_flush(args: argparse.Namespace) -> int:
     with _session(args) as session:
-        deliveries = asyncio.run(outbox_service.flush(session))
+        deliveries = asyncio.run(outbox_service.flush(session, args.settings))
     items = [
         {"message_id": d.message_id, "state": d.state, "sent_copy": d.sent_copy, "error": d.error} for d in deliveries
     ]
     _emit(args, {"messages": items}, "\n".join(f"{i['state']:10} {i['message_id']}" for i in items))
     return ExitCode.OK if all(d.state == "submitted" for d in deliveries) else ExitCode.ERROR
+
+
+def _cmd_portal_status(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        found = asyncio.run(portal_service.statuses(session, args.settings))
+    items = [
+        {"portal_id": r.portal_id, "recipient": r.recipient, "state": s.state.value if s else r.state,
+         "events": [e.kind.value for e in s.events] if s else [], "replies": len(s.replies) if s else 0,
+         "expires_at": r.expires_at.isoformat(), "error": error}
+        for r, s, error in found
+    ]  # fmt: skip
+    _emit(args, {"messages": items}, "\n".join(f"{i['portal_id']} {i['state']:10} {i['recipient']}" for i in items))
+    return ExitCode.OK
+
+
+def _cmd_portal_revoke(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        record = asyncio.run(portal_service.revoke(session, args.settings, args.portal_id))
+        session.audit.record(AuditEvent.PORTAL_REVOKED, utc_now(), target=record.portal_id)
+    _emit(args, {"revoked": record.portal_id}, f"Revoked {record.portal_id}")
+    return ExitCode.OK
 
 
 def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
@@ -625,6 +654,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("outbox", "list"): _cmd_outbox_list,
     ("outbox", "flush"): _cmd_outbox_flush,
     ("evidence", "refresh"): _cmd_evidence_refresh,
+    ("portal", "status"): _cmd_portal_status,
+    ("portal", "revoke"): _cmd_portal_revoke,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,
     ("keys", "import-identity"): _cmd_keys_import_identity,

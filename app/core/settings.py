@@ -101,6 +101,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("evidence_max_age_days", 30, _int_between(1, 365), "Discovery evidence older than this is stale."),
     Setting("portal_url", "", _text, "Address of the secure portal."),
     Setting("portal_link_expiry_days", 30, _int_between(1, 365), "Days before a portal link expires."),
+    Setting("portal_upload_key_file", "", _text, "File holding the organisation's portal upload key."),
+    Setting("portal_ca_file", "", _text, "Extra CA certificate for a privately certified portal."),
     Setting("remote_content_allowed", False, _boolean, "May the reader load remote images when asked."),
     Setting("audit_forward", "none", _choice("none", "syslog", "eventlog"), "Copy audit entries to the OS log."),
     Setting("dns_resolvers", [], _strings, "DNS resolvers for recipient discovery (empty: the system's)."),

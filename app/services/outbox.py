@@ -15,6 +15,7 @@ Rules (issue: compose and send, "Durable outbox"):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +24,10 @@ from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import AppError, MailError, TransportSecurityRefused
 from app.core.models import Account
+from app.core.settings import Settings
 from app.mail.imap.session import ImapSession
 from app.mail.smtp.submit import Envelope, SubmissionRejected, submit
+from app.services import portal
 from app.services.engine import Engine
 from app.services.mailbox import accounts_to_sync
 from app.services.profile import Session
@@ -49,18 +52,23 @@ def listing(session: Session) -> list[OutgoingRow]:
     return outbox.all_rows(session.vault)
 
 
-async def flush(session: Session) -> list[Delivery]:
+async def flush(session: Session, settings: Settings | None = None) -> list[Delivery]:
     """Everything waiting, now: `salus outbox flush` is the user's "try again", after a crash or when the
     network is back, so it does not wait out the back-off."""
     engine = Engine(parse_in_process=False)
     try:
-        return await work_outbox(session, engine, ignore_backoff=True)
+        return await work_outbox(session, engine, ignore_backoff=True, settings=settings)
     finally:
         engine.shutdown()
 
 
 async def work_outbox(
-    session: Session, engine: Engine, *, send_id: str | None = None, ignore_backoff: bool = False
+    session: Session,
+    engine: Engine,
+    *,
+    send_id: str | None = None,
+    ignore_backoff: bool = False,
+    settings: Settings | None = None,
 ) -> list[Delivery]:
     """Processes every row whose time has come (or only those of one send); returns their final states."""
     now = utc_now()
@@ -71,7 +79,7 @@ async def work_outbox(
     for row in rows:
         account = accounts[row.account_id]
         if row.state in ("queued", "submitting"):
-            row = await _submit(session, engine, account, row)
+            row = await _submit(session, engine, account, row, settings)
         if row.state == "submitted" and row.sent_copy_state == "pending":
             row = await _store_sent_copy(session, engine, account, row)
         results.append(
@@ -80,7 +88,9 @@ async def work_outbox(
     return results
 
 
-async def _submit(session: Session, engine: Engine, account: Account, row: OutgoingRow) -> OutgoingRow:
+async def _submit(
+    session: Session, engine: Engine, account: Account, row: OutgoingRow, settings: Settings | None
+) -> OutgoingRow:
     if row.state == "submitting":
         await engine.db(
             session.audit.record, AuditEvent.SENT, utc_now(), target=row.message_id,
@@ -104,6 +114,10 @@ async def _submit(session: Session, engine: Engine, account: Account, row: Outgo
         return await _failed(session, engine, row, str(exc), permanent=False)
     now = utc_now()
     await engine.db(outbox.mark_submitted, session.vault, row.id, now)
+    if row.method == "portal" and settings is not None:
+        # The sender's status view shows "notice delivered"; a failure here costs that event, not the send.
+        with contextlib.suppress(AppError):
+            await portal.notice_delivered(session, settings, row.message_id)
     return _with(row, state="submitted", last_error="")
 
 

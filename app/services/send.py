@@ -40,13 +40,16 @@ from app.mime.compose import (
     smime_signed,
 )
 from app.policy import Decision, Method, Plan, ReasonCode
+from app.services import portal
 from app.services.engine import Engine
 from app.services.keys import GNUPG_DIR
 from app.services.mailbox import accounts_to_sync
 from app.services.outbox import Delivery, work_outbox
 from app.services.planning import PlanOutcome, plan_message_async
+from app.services.portal import portal_configured
 from app.services.profile import Session
 from app.store import evidence, outbox
+from app.store import portal as portal_store
 from app.store.outbox import NewOutgoing
 
 _PGP_KEY_REASONS = frozenset(
@@ -82,10 +85,11 @@ async def send(session: Session, settings: Settings, request: SendRequest) -> Se
     engine = Engine(parse_in_process=False)
     try:
         items = await engine.crypto(_build_all, session, settings, account, request, outcome, send_id)
+        items += await _escalate_all(session, settings, engine, account, request, outcome, send_id)
         now = utc_now()
         await engine.db(outbox.enqueue, session.vault, items, now)
         await engine.db(_audit_send, session, outcome, items, now)
-        deliveries = await work_outbox(session, engine, send_id=send_id)
+        deliveries = await work_outbox(session, engine, send_id=send_id, settings=settings)
     finally:
         engine.shutdown()
     return SendReport(send_id, outcome, deliveries)
@@ -106,10 +110,10 @@ def _refuse_blocked(plan: Plan, settings: Settings) -> None:
             f"Not sent: policy allows no method for {len(blocked)} recipient(s) ({', '.join(codes) or 'no evidence'})."
         )
     portal = plan.addresses(Method.PORTAL)
-    if portal and not settings["portal_url"]:
+    if portal and not portal_configured(settings):
         raise BlockedByPolicy(
             f"Not sent: {len(portal)} recipient(s) can only be reached through the secure portal, and no portal is "
-            "configured (policy key portal_url)."
+            "configured (policy keys portal_url and portal_upload_key_file)."
         )
 
 
@@ -121,6 +125,8 @@ def _build_all(
         own_key = pgp.ensure_own_key(sender, account.name)
         items = []
         for method, addresses in outcome.plan.groups.items():
+            if method is Method.PORTAL:
+                continue  # one upload and one notice per recipient: see _escalate_all
             decisions = [d for d in outcome.plan.decisions if d.method is method]
             draft = _draft(sender, addresses, outcome.subject, request, send_id, method, outcome.planned_at)
             raw, sent_copy = _build(session, settings, pgp, own_key, method, draft, decisions)
@@ -134,13 +140,47 @@ def _build_all(
     return items
 
 
+async def _escalate_all(
+    session: Session, settings: Settings, engine: Engine, account: Account, request: SendRequest,
+    outcome: PlanOutcome, send_id: str,
+) -> list[NewOutgoing]:  # fmt: skip
+    """Seals and uploads the whole message once per portal recipient, and prepares each one's notice."""
+    items = []
+    sender = Address("", account.sender_address)
+    for address in outcome.plan.addresses(Method.PORTAL):
+        draft = _draft(sender.addr, (address,), outcome.subject, request, send_id, Method.PORTAL, outcome.planned_at)
+        mime = build_message(draft)
+        escalated = await portal.escalate(session, settings, mime, address, sender, send_id, outcome.planned_at)
+        await engine.db(portal_store.save, session.vault, escalated.record, utc_now())
+        copy = await engine.crypto(_own_copy, session, account, draft)
+        items.append(
+            NewOutgoing(
+                message_id=escalated.record.notice_message_id, send_id=send_id, account_id=account.id,
+                method=Method.PORTAL.value, mail_from=sender.addr, recipients=(address,), raw=escalated.notice,
+                sent_copy=copy, requiretls=False,
+            )
+        )  # fmt: skip
+    return items
+
+
+def _own_copy(session: Session, account: Account, draft: Draft) -> bytes:
+    """What the sender keeps in Sent for a portal message: the real message, encrypted to their own key."""
+    with OpenPgpOps(session.profile_dir / GNUPG_DIR, session.openpgp_passphrase) as pgp:
+        own_key = pgp.ensure_own_key(account.sender_address, account.name)
+        copy = pgp.encrypt(protected_body(draft, Hp.CIPHER), [own_key], sign_with=own_key)
+    return pgp_encrypted(outer_headers(draft, encrypted=True), copy)
+
+
 def _draft(
     sender: str, to: Sequence[str], subject: str, request: SendRequest, send_id: str, method: Method, now: datetime
 ) -> Draft:
     domain = sender.rpartition("@")[2] or "salus.invalid"
+    # Portal messages are one per recipient, so their ids carry a per-recipient part.
+    suffix = f".{secrets.token_hex(4)}" if method is Method.PORTAL else ""
     return Draft(
         sender=Address("", sender), to=tuple(Address("", a) for a in to), cc=(), bcc=(), subject=subject,
-        body_text=request.body, attachments=request.attachments, message_id=f"{send_id}.{method.value}@{domain}",
+        body_text=request.body, attachments=request.attachments,
+        message_id=f"{send_id}.{method.value}{suffix}@{domain}",
         date=now,
     )  # fmt: skip
 

@@ -234,4 +234,27 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "Messages escalated to the secure portal: what the sender keeps to follow, revoke and read replies.",
+        """
+        -- `sender_token` authorises status and revoke; `reply_key` is the private half of the key replies are
+        -- encrypted to (PKCS#8). Both are secrets and never leave the vault. `notice_message_id` ties the row to
+        -- the outbox message carrying the notice.
+        CREATE TABLE portal_messages (
+            portal_id          TEXT PRIMARY KEY,
+            send_id            TEXT NOT NULL,
+            notice_message_id  TEXT NOT NULL UNIQUE,
+            recipient          TEXT NOT NULL,
+            sender_token       TEXT NOT NULL,
+            reply_key          BLOB NOT NULL,
+            expires_at         TEXT NOT NULL,
+            created_at         TEXT NOT NULL,
+            state              TEXT NOT NULL DEFAULT 'uploaded'
+        ) STRICT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
