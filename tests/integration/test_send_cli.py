@@ -29,6 +29,7 @@ from tests.support.identities import SmimeIdentity, pgp_identity, smime_identity
 from tests.support.pki import ServerCert, TestCA
 from tests.support.salus_cli import Salus
 from tests.support.smtp_server import SmtpServer
+from tests.support.tcp_proxy import TcpProxy
 
 SENDER = "clinician@salus.test"
 PGP_FRIEND = "bob@keys.test"
@@ -312,3 +313,39 @@ def test_smime_with_own_identity_is_signed_then_encrypted_and_reads_back_verifie
     assert shown["subject"] == SECRET_WORDS[1]
     assert SECRET_WORDS[0] in shown["text"]
     assert carol.json("search", SECRET_WORDS[0])["results"]
+
+
+def test_killed_before_the_sent_copy_the_message_is_not_sent_again_and_the_copy_stored_once(world: World) -> None:
+    with (
+        TcpProxy((world.dovecot.host, world.dovecot.imaps_port), forwarding=False) as imap,
+        SmtpServer(world.smtp_cert, requiretls=True) as smtp,
+    ):
+        salus = Salus(world.base / "p9", env={"SALUS_POLICY_FILE": str(world.policy)})
+        salus.ok("profile", "create")
+        user = world.dovecot.new_user("sentcopy")
+        # Dovecot's certificate names 127.0.0.1, so the relay is reached by that address too.
+        added = salus.run(
+            "account", "add", "work", "--imap", f"127.0.0.1:{imap.port}", "--smtp", f"127.0.0.1:{smtp.port}",
+            "--user", user.name, "--address", SENDER, "--ca-file", str(world.ca.cert_file),
+            extra_env={"SALUS_ACCOUNT_PASSWORD": user.password},
+        )  # fmt: skip
+        assert added.code == 0, added.stderr
+        salus.ok("keys", "import", str(world.base / "bob.asc"))
+        process = subprocess.Popen(
+            salus.command("send", "--to", PGP_FRIEND, "--subject", "s", "--body", "b"),
+            env=salus.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_state(salus, "submitted")  # submitted, and now hanging on the IMAP server for the Sent copy
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        (row,) = salus.json("outbox", "list")["messages"]
+        assert row["sent_copy"] == "pending"
+        imap.forwarding = True
+        flush_now(salus)
+        flush_now(salus)
+        assert len(smtp.accepted) == 1
+    (row,) = salus.json("outbox", "list")["messages"]
+    assert row["state"] == "submitted" and row["sent_copy"] == "stored"
+    with world.dovecot.client(user) as client:
+        client.select_folder("Sent", readonly=True)
+        assert len(client.search(["ALL"])) == 1
