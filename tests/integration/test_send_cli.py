@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -349,3 +350,34 @@ def test_killed_before_the_sent_copy_the_message_is_not_sent_again_and_the_copy_
     with world.dovecot.client(user) as client:
         client.select_folder("Sent", readonly=True)
         assert len(client.search(["ALL"])) == 1
+
+
+def test_killed_between_delivery_and_its_acknowledgement_the_retry_keeps_the_message_id(world: World) -> None:
+    """The one window a client cannot close: the server took the message but its "250" never arrived. The retry
+    is sent with the same Message-ID, so receivers can drop the duplicate, and the audit log says so."""
+    hold = threading.Event()
+    hold.set()
+    with SmtpServer(world.smtp_cert, requiretls=True, hold_reply=hold) as smtp:
+        salus = profile(world, smtp.port, "p10")
+        process = subprocess.Popen(
+            salus.command("send", "--to", PGP_FRIEND, "--subject", "s", "--body", "b"),
+            env=salus.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_state(salus, "submitting")
+        deadline = time.monotonic() + 30
+        while not smtp.accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        hold.clear()
+        flush_now(salus)
+        flush_now(salus)
+    first, second = smtp.accepted
+    assert message_id(first.data) == message_id(second.data)
+    entries = salus.json("audit", "export", "--format", "json")["entries"]
+    assert any(e["event"] == "send" and e["detail"].get("retry_after_interruption") for e in entries)
+    assert salus.json("outbox", "list")["messages"][0]["state"] == "submitted"
+
+
+def message_id(data: bytes) -> bytes:
+    return next(line for line in data.split(b"\r\n") if line.lower().startswith(b"message-id:"))

@@ -3,8 +3,10 @@ REQUIRETLS and DSN on request, and keeping every message it accepts for the test
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +76,9 @@ class _Handler:
     extensions: tuple[str, ...]
     accepted: list[Accepted] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> the reply RCPT gets
+    # While set, DATA is taken in and kept, but the final reply waits: a server that accepted the message and
+    # then fell silent, the one case a client cannot tell apart from a failure.
+    hold_reply: threading.Event | None = None
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -97,6 +102,12 @@ class _Handler:
         over_tls = session.ssl is not None or (
             transport is not None and transport.get_extra_info("ssl_object") is not None
         )
+        self._record(envelope, content, over_tls)
+        while self.hold_reply is not None and self.hold_reply.is_set():
+            await asyncio.sleep(0.05)
+        return "250 OK"
+
+    def _record(self, envelope: Envelope, content: bytes, over_tls: bool) -> None:
         self.accepted.append(
             Accepted(
                 str(envelope.mail_from),
@@ -107,7 +118,6 @@ class _Handler:
                 over_tls,
             )
         )
-        return "250 OK"
 
 
 class SmtpServer:
@@ -122,9 +132,10 @@ class SmtpServer:
         dsn: bool = False,
         refuse: dict[str, str] | None = None,
         port: int | None = None,
+        hold_reply: threading.Event | None = None,
     ) -> None:
         extensions = tuple(name for name, on in (("REQUIRETLS", requiretls), ("DSN", dsn)) if on)
-        self.handler = _Handler(extensions, refuse=dict(refuse or {}))
+        self.handler = _Handler(extensions, refuse=dict(refuse or {}), hold_reply=hold_reply)
         self.port = port or _free_port()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert.chain_file, cert.key_file)
