@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = sub.add_parser("send", parents=[common], help="send a message, each recipient by its planned method")
     send.add_argument("--to", nargs="+", required=True, metavar="ADDR")
+    send.add_argument("--cc", nargs="+", default=[], metavar="ADDR")
     send.add_argument("--subject", required=True)
     body = send.add_mutually_exclusive_group(required=True)
     body.add_argument("--body")
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     portal.add_parser("status", parents=[common], help="delivered, opened, replied, expired or revoked")
     revoke = portal.add_parser("revoke", parents=[common], help="withdraw a portal message")
-    revoke.add_argument("portal_id")
+    revoke.add_argument("portal_id", help='the id shown by `portal status` (after "--" if it starts with "-")')
 
     evidence = sub.add_parser("evidence", help="recipient domain evidence").add_subparsers(dest="action", required=True)
     refresh = evidence.add_parser(
@@ -474,7 +475,9 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     body = args.body if args.body is not None else _read_text(args.body_file)
     attachments = tuple(_attachment(path) for path in args.attach)
-    request = sending.SendRequest(tuple(args.to), args.subject, body, attachments, args.escalate, args.account)
+    request = sending.SendRequest(
+        tuple(args.to), args.subject, body, attachments, args.escalate, args.account, cc=tuple(args.cc)
+    )
     with _session(args) as session:
         report = asyncio.run(sending.send(session, args.settings, request))
     deliveries = [

@@ -179,14 +179,19 @@ class OpenPgpOps:
     def ensure_own_key(self, address: str, name: str) -> str:
         """The profile's key for `address`, generated (Ed25519 signing, Cv25519 encryption, no expiry) if the
         profile has none."""
-        with self._session():
-            existing = self.own_key(address)
-            if existing is not None:
-                return existing
-            result = self._gpg.gen_key(_key_spec(address, name, self._passphrase))
-        if result.returncode != 0 or not result.fingerprint:
-            raise CryptoError("Cannot create the profile's OpenPGP key: GnuPG refused to generate it.")
-        return str(result.fingerprint).upper()
+        for attempt in range(2):
+            with self._session():
+                existing = self.own_key(address)
+                if existing is not None:
+                    return existing
+                result = self._gpg.gen_key(_key_spec(address, name, self._passphrase))
+            if result.returncode == 0 and result.fingerprint:
+                return str(result.fingerprint).upper()
+            if attempt == 0:
+                # Seen on a loaded machine: the freshly started agent was not ready for the key generation.
+                # A restarted agent is; a second refusal is real.
+                _stop_agent(self._gpgconf, self.home, self._socket)
+        raise CryptoError("Cannot create the profile's OpenPGP key: GnuPG refused to generate it.")
 
     def encrypt(self, data: bytes, recipients: Sequence[str], *, sign_with: str | None = None) -> bytes:
         """`data` encrypted (ASCII armored) to every key in `recipients`, and signed by and encrypted to

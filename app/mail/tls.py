@@ -11,6 +11,12 @@ import ssl
 from app.core.errors import TransportSecurityRefused
 
 
+def never_resolves(host: str) -> bool:
+    """RFC 6761 §6.4: names under .invalid never resolve (the demo profile uses them), so no lookup is tried:
+    without network a resolver can take its full timeout to say so."""
+    return host.rstrip(".").lower().endswith(".invalid") or host.lower() == "invalid"
+
+
 def tls_context(ca_pem: str = "") -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -84,6 +84,7 @@ async def plan_message_async(
     *,
     escalate: bool,
     account: str | None,
+    reply_to_encrypted: bool = False,
 ) -> PlanOutcome:
     now = utc_now()
     rules = policy_rules(settings)
@@ -96,7 +97,12 @@ async def plan_message_async(
         )
     finally:
         engine.shutdown()
-    message = MessageFacts(escalated_manually=escalate, escalated_by_subject_tag=tagged, submission=submission)
+    message = MessageFacts(
+        escalated_manually=escalate,
+        escalated_by_subject_tag=tagged,
+        is_reply_to_encrypted=reply_to_encrypted,
+        submission=submission,
+    )
     return PlanOutcome(plan(facts, message, rules, now), stripped, escalate or tagged, now)
 
 

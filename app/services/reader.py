@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
-from app.core.errors import AppError, MailError, UsageError
+from app.core.errors import AppError, MailError, UnlockError, UsageError
 from app.core.models import Account, AccountId, FolderId, MessageRowId, SyncCounts
 from app.core.query import parse_query
 from app.core.settings import Settings
@@ -122,13 +122,63 @@ def is_local_only(account: Account) -> bool:
 class Reader:
     def __init__(self, engine: Engine, session: Session, settings: Settings) -> None:
         self._engine = engine
-        self._session = session
+        self._current: Session | None = session  # None while locked (DESIGN.md §7)
+        self._profile_dir = session.profile_dir
         self._settings = settings
-        self._servers = _Servers(engine, session)
+        self._servers = _Servers(engine, lambda: self._session)
+        self._sync_task: asyncio.Task[Any] | None = None
 
     @property
     def profile_dir(self) -> Path:
-        return self._session.profile_dir
+        return self._profile_dir
+
+    @property
+    def _session(self) -> Session:
+        if self._current is None:
+            raise UsageError("Salus is locked; unlock it to go on.")
+        return self._current
+
+    @property
+    def locked(self) -> bool:
+        return self._current is None
+
+    async def audit_lock(self, reason: str) -> None:
+        """Records the lock in the audit chain, which lives in the vault: called before `lock`."""
+        if self._current is not None:
+            await self._db(self._session.audit.record, AuditEvent.LOCKED, utc_now(), detail={"reason": reason})
+
+    async def lock(self) -> None:
+        """Stops the sync (it needs the vault), logs out of the servers and closes the vault.
+
+        The data key lives in SQLCipher's connection (freed with it) and in subkeys held by the `Session`, which
+        is dropped here; Python cannot wipe immutable `bytes`/`str`, so copies stay in freed memory until reused.
+        """
+        if self._current is None:
+            return
+        task, self._sync_task = self._sync_task, None
+        if task is not None and not task.done():
+            task.cancel()  # it records its own cancellation in the audit log, so the vault stays open for it
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._servers.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            pass
+        finally:
+            session, self._current = self._current, None
+            self._servers = _Servers(self._engine, lambda: self._session)
+            if session is not None:
+                await self._engine.db(session.close)
+
+    async def unlock_again(self, passphrase: str) -> bool:
+        """Reopens the vault after a lock; False for a wrong passphrase (recorded by `unlock` for the audit log)."""
+        if self._current is not None:
+            return True
+        try:
+            session = await self._engine.db(unlock, self._profile_dir, passphrase)
+        except UnlockError:
+            return False
+        self._current = session
+        return True
 
     async def folder_tree(self) -> tuple[AccountNode, ...]:
         return build_tree(await self._db(browse.folder_counts, self._session.vault))
@@ -221,6 +271,7 @@ class Reader:
         return len(data)
 
     async def sync(self, progress: Progress, warn: Warn) -> dict[str, SyncCounts]:
+        self._sync_task = asyncio.current_task()  # a lock cancels it before closing the vault
         accounts = [a for a in await self._db(store.list_accounts, self._session.vault) if not is_local_only(a)]
         results: dict[str, SyncCounts] = {}
         learn = after_store(self._session, self._settings, self._engine)  # keys, and indexing decrypted mail
@@ -248,6 +299,8 @@ class Reader:
         await self._db(self._session.audit.record, AuditEvent.SYNC, utc_now(), target=account, detail=detail)
 
     async def close(self) -> None:
+        if self._current is None:
+            return  # locked: the servers were logged out of and the vault closed then
         try:
             # A server that stopped answering must not keep the vault open: logging out is a courtesy.
             await asyncio.wait_for(self._servers.close(), CLOSE_TIMEOUT)
@@ -280,13 +333,17 @@ class _Servers:
     connection was lost. Sync has its own connection, so a long sync never holds a flag change hostage to its
     folder selection."""
 
-    def __init__(self, engine: Engine, session: Session) -> None:
+    def __init__(self, engine: Engine, session: Callable[[], Session]) -> None:
         self._engine = engine
-        self._session = session
+        self._get_session = session  # the reader's current session, which a lock closes
         self._accounts: dict[AccountId, Account] = {}
         self._open: dict[AccountId, ImapSession] = {}
         self._trash: dict[AccountId, str | None] = {}
         self._locks: dict[AccountId, asyncio.Lock] = {}
+
+    @property
+    def _session(self) -> Session:
+        return self._get_session()
 
     async def local_only(self, account_id: AccountId) -> bool:
         return is_local_only(await self._account(account_id))

@@ -66,6 +66,15 @@ class SendRequest:
     attachments: tuple[OutgoingAttachment, ...] = ()
     escalate: bool = False
     account: str | None = None
+    cc: tuple[str, ...] = ()
+    in_reply_to: str | None = None  # Message-ID of the message answered, without angle brackets
+    references: tuple[str, ...] = ()
+    # A reply to an encrypted message is planned at least as strongly (never tls or plain).
+    reply_to_encrypted: bool = False
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return (*self.to, *(c for c in self.cc if c not in self.to))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +87,9 @@ class SendReport:
 async def send(session: Session, settings: Settings, request: SendRequest) -> SendReport:
     account = _account(session, request.account)
     outcome = await plan_message_async(
-        session, settings, request.to, request.subject, escalate=request.escalate, account=account.name
-    )
+        session, settings, request.recipients, request.subject, escalate=request.escalate, account=account.name,
+        reply_to_encrypted=request.reply_to_encrypted,
+    )  # fmt: skip
     _refuse_blocked(outcome.plan, settings)
     send_id = secrets.token_hex(8)
     engine = Engine(parse_in_process=False)
@@ -177,12 +187,15 @@ def _draft(
     domain = sender.rpartition("@")[2] or "salus.invalid"
     # Portal messages are one per recipient, so their ids carry a per-recipient part.
     suffix = f".{secrets.token_hex(4)}" if method is Method.PORTAL else ""
+    # Each method group is its own message: its headers name the group's recipients, as they were addressed.
+    cc = tuple(Address("", a) for a in to if a in request.cc and a not in request.to)
+    direct = tuple(Address("", a) for a in to if a not in request.cc or a in request.to)
     return Draft(
-        sender=Address("", sender), to=tuple(Address("", a) for a in to), cc=(), bcc=(), subject=subject,
+        sender=Address("", sender), to=direct, cc=cc, bcc=(), subject=subject,
         body_text=request.body, attachments=request.attachments,
-        message_id=f"{send_id}.{method.value}{suffix}@{domain}",
-        date=now,
-    )  # fmt: skip
+        message_id=f"{send_id}.{method.value}{suffix}@{domain}", date=now, in_reply_to=request.in_reply_to,
+        references=request.references,
+    )  # fmt: skip  # fmt: skip
 
 
 def _build(

@@ -12,9 +12,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.core.settings import Settings
 from app.services.demo import demo_dir, ensure_demo_profile
 from app.services.engine import Engine
+from app.services.lock import lock_config
 from app.services.reader import CreatedProfile, Reader, unlock_reader
 from app.ui.bridge import Bridge
 from app.ui.controller import MailController
+from app.ui.lock_screen import WindowLock, attach_lock
 from app.ui.recent import recent_profiles, remember_profile
 from app.ui.theme import apply_theme, system_prefers_dark
 from app.ui.windows.first_run import FirstRunWizard
@@ -65,6 +67,7 @@ class Startup(QObject):
         self._demo = demo
         self._sync_on_start = sync_on_start
         self._controller: MailController | None = None
+        self.lock: WindowLock | None = None
 
     def begin(self) -> None:
         if self._demo:
@@ -110,12 +113,29 @@ class Startup(QObject):
         self._controller = MailController(self.bridge, reader)
         self.window = MainWindow(self._controller)
         self.window.closed.connect(self._on_window_closed)
+        # The engine loop ticks the idle lock once a second (DESIGN.md §7); see app.ui.lock_screen.
+        self.lock = attach_lock(self.window, self.bridge, lock_config(self.settings))
+        self.lock.left_profile.connect(self._on_lock_left_profile)
         self.window.show()
         if self.dialog is not None:
             self.dialog.close()
         self.window_opened.emit(self.window)
         if self._sync_on_start:
             self._controller.start_sync()
+
+    def _on_lock_left_profile(self, why: str) -> None:
+        """Switch person, or too many failed unlocks: the vault is already closed by the lock; back to the
+        unlock dialog, with nothing of this profile left on screen."""
+        window, self.window = self.window, None
+        self.lock, self._controller = None, None
+        if window is not None:
+            window.closed.disconnect(self._on_window_closed)
+            window.close()
+            window.deleteLater()
+        self._show_unlock(recent_profiles())
+        if why and self.dialog is not None:
+            self.dialog.error.setText(why)
+            self.dialog.error.show()
 
     def _on_start_failed(self, message: str) -> None:
         QMessageBox.critical(None, "Salus cannot start", message)

@@ -59,6 +59,11 @@ class MailController(QObject):
         self._open: Ticket | None = None
 
     @property
+    def bridge(self) -> Bridge:
+        """The bridge, for windows (the composer) that run their own use cases on the engine thread."""
+        return self._bridge
+
+    @property
     def syncing(self) -> bool:
         return self._sync is not None and not self._sync.done
 
@@ -110,6 +115,13 @@ class MailController(QObject):
     def cancel_sync(self) -> None:
         if self._sync is not None:
             self._sync.cancel()
+
+    def forget(self) -> None:
+        """Drops the handle of the last opened message, whose finished future holds the decrypted mail (the
+        lock screen calls this after dropping the window's snapshots)."""
+        if self._open is not None:
+            self._open.cancel()
+            self._open = None
 
     def close(self) -> Reader:
         """Stops what is running and hands the reader back for the bridge to close on the engine thread."""

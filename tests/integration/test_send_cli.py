@@ -381,3 +381,14 @@ def test_killed_between_delivery_and_its_acknowledgement_the_retry_keeps_the_mes
 
 def message_id(data: bytes) -> bytes:
     return next(line for line in data.split(b"\r\n") if line.lower().startswith(b"message-id:"))
+
+
+def test_cc_recipients_are_planned_and_addressed_as_cc(world: World) -> None:
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p11")
+        result = send(salus, PARTNER, extra=("--cc", PGP_FRIEND))
+        assert result.code == 0, result.stderr
+    arrived = {tuple(a.rcpt_tos): a.data for a in smtp.accepted}
+    assert set(arrived) == {(PARTNER,), (PGP_FRIEND,)}
+    assert f"Cc: {PGP_FRIEND}".encode() in arrived[(PGP_FRIEND,)]
+    assert f"To: {PARTNER}".encode() in arrived[(PARTNER,)]

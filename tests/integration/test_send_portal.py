@@ -77,7 +77,7 @@ def test_stranger_gets_a_notice_and_the_portal_only_ciphertext(world: World) -> 
 def test_revoked_message_is_reported_revoked(world: World) -> None:
     assert world.salus.run("send", "--to", STRANGER, "--subject", "s", "--body", "b").code == 0
     newest = world.salus.json("portal", "status")["messages"][-1]
-    world.salus.ok("portal", "revoke", newest["portal_id"])
+    world.salus.ok("portal", "revoke", "--", newest["portal_id"])  # an id may start with "-"
     after = {m["portal_id"]: m for m in world.salus.json("portal", "status")["messages"]}
     assert after[newest["portal_id"]]["state"] == "revoked"
     events = [e["event"] for e in world.salus.json("audit", "export", "--format", "json")["entries"]]

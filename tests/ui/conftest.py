@@ -132,7 +132,9 @@ class WindowFactory:
         with self.qtbot.waitSignal(window.controller.folders_loaded, timeout=10_000):
             window.show()
         if window.folders.first_inbox().isValid():  # the Inbox is opened at start: wait for its first page
-            self.qtbot.waitUntil(lambda: window.messages.folder is not None and not window.messages.loading)
+            self.qtbot.waitUntil(
+                lambda: window.messages.folder is not None and not window.messages.loading, timeout=15_000
+            )
         self.windows.append(window)
         return window
 

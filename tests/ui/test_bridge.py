@@ -29,7 +29,7 @@ def test_result_arrives_on_the_gui_thread_from_the_engine_thread(bridge: Bridge,
 
     seen, arrived = _collect(bridge, where())
     assert not seen  # queued: never delivered inside submit()
-    qtbot.waitUntil(arrived)
+    qtbot.waitUntil(arrived, timeout=15_000)
     assert seen["value"] == "salus-engine"
     assert seen["thread"] is threading.main_thread()
 
@@ -39,7 +39,7 @@ def test_app_errors_reach_the_user_as_their_own_text(bridge: Bridge, qtbot: QtBo
         raise StoreError("The vault could not be read.")
 
     seen, arrived = _collect(bridge, fails())
-    qtbot.waitUntil(arrived)
+    qtbot.waitUntil(arrived, timeout=15_000)
     assert seen == {"error": "The vault could not be read."}
 
 
@@ -48,7 +48,7 @@ def test_bugs_are_reported_without_their_traceback(bridge: Bridge, qtbot: QtBot)
         raise KeyError("secret detail")
 
     seen, arrived = _collect(bridge, buggy())
-    qtbot.waitUntil(arrived)
+    qtbot.waitUntil(arrived, timeout=15_000)
     assert "secret detail" not in str(seen["error"])
     assert "KeyError" in str(seen["error"])
 
@@ -69,5 +69,5 @@ def test_cancelling_a_running_coroutine_reports_cancellation(bridge: Bridge, qtb
     )
     assert started.wait(5)
     ticket.cancel()
-    qtbot.waitUntil(lambda: bool(seen))
+    qtbot.waitUntil(lambda: bool(seen), timeout=15_000)
     assert seen == {"cancelled": True}

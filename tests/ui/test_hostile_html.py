@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QModelIndex, QUrl
 from pytestqt.qtbot import QtBot
 
 from app.ui.html_safety import sanitise_html
@@ -89,13 +89,15 @@ def test_no_remote_content_is_ever_fetched_while_reading(
     window = make_window(make_profile(tmp_path / "p", {"INBOX": messages}), PASSPHRASE)
     assert window.messages.rowCount() == len(pages)
     for row in range(window.messages.rowCount()):
+        # Start from no selection, so choosing the row is a change even if the window restored a selection.
+        window.message_view.setCurrentIndex(QModelIndex())
         window.message_view.setCurrentIndex(window.messages.index(row, Column.SUBJECT))
         wanted = window.messages.summary(row).id
 
         def shown(wanted: int = wanted) -> bool:
             return window.reader.shown is not None and window.reader.shown.opened.id == wanted
 
-        qtbot.waitUntil(shown)
+        qtbot.waitUntil(shown, timeout=15_000)
         window.reader.browser.viewport().repaint()  # lay out and paint: where a viewer would load images
         qtbot.wait(20)
     qtbot.wait(200)
@@ -109,7 +111,7 @@ def test_the_reader_says_how_much_remote_content_it_blocked(
     page = f'<p>Results attached.</p><img src="{tracker.base}/a.png"><img src="{tracker.base}/pixel.gif" width=1>'
     window = make_window(make_profile(tmp_path / "p", {"INBOX": [html_message("pixels", page)]}), PASSPHRASE)
     window.message_view.setCurrentIndex(window.messages.index(0, Column.SUBJECT))
-    qtbot.waitUntil(lambda: window.reader.shown is not None)
+    qtbot.waitUntil(lambda: window.reader.shown is not None, timeout=15_000)
     assert "blocked 2 images or styles" in window.reader.remote.text
     assert "[image]" in window.reader.browser.toPlainText()
     assert tracker.requests == []
@@ -183,7 +185,7 @@ def test_a_display_name_cannot_hide_the_real_sender(
     window = make_window(make_profile(tmp_path / "p", {"INBOX": [message]}), PASSPHRASE)
     assert window.messages.index(0, Column.SENDER).data().endswith("<evil@x.example>")
     window.message_view.setCurrentIndex(window.messages.index(0, Column.SUBJECT))
-    qtbot.waitUntil(lambda: window.reader.shown is not None)
+    qtbot.waitUntil(lambda: window.reader.shown is not None, timeout=15_000)
     assert window.reader.sender_name.text() == shown_name
     assert window.reader.sender_address.text() == "<evil@x.example>"
     assert "\n" not in window.reader.sender_name.text() and "\x00" not in window.reader.sender_name.text()

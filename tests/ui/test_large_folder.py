@@ -38,7 +38,7 @@ def test_a_large_folder_is_shown_page_by_page_as_the_view_scrolls(
     assert window.status_text.text() == f"Inbox: {COUNT} messages"
     for _ in range(3):  # the view reaching its end asks the model for more
         window.message_view.scrollToBottom()
-        qtbot.waitUntil(lambda: not window.messages.loading)
+        qtbot.waitUntil(lambda: not window.messages.loading, timeout=15_000)
     assert window.messages.rowCount() >= 2 * PAGE_SIZE
     for row in range(window.messages.rowCount()):  # reading every row shown never touches the store
         window.messages.index(row, Column.SUBJECT).data()
@@ -51,11 +51,11 @@ def test_sorting_a_large_folder_reloads_only_the_first_page(
     make_window: WindowFactory, qtbot: QtBot, bulk_template: Path
 ) -> None:
     window = make_window(bulk_template, PASSPHRASE)
-    with qtbot.waitSignal(window.messages.folder_shown):
+    with qtbot.waitSignal(window.messages.folder_shown, timeout=15_000):
         window.message_view.header().setSortIndicator(Column.SUBJECT, Qt.SortOrder.AscendingOrder)
     subjects = [window.messages.summary(r).subject.lower() for r in range(window.messages.rowCount())]
     assert len(subjects) == PAGE_SIZE and subjects == sorted(subjects)
     window.message_view.scrollToBottom()
-    qtbot.waitUntil(lambda: window.messages.rowCount() == 2 * PAGE_SIZE)
+    qtbot.waitUntil(lambda: window.messages.rowCount() == 2 * PAGE_SIZE, timeout=15_000)
     more = [window.messages.summary(r).subject.lower() for r in range(window.messages.rowCount())]
     assert more == sorted(more)

@@ -38,7 +38,9 @@ def audit_events(profile: Path, passphrase: str = DEMO_PASSPHRASE) -> list[tuple
 def select_row(window: MainWindow, qtbot: QtBot, row: int) -> None:
     window.message_view.setCurrentIndex(window.messages.index(row, Column.SUBJECT))
     summary = window.messages.summary(row)
-    qtbot.waitUntil(lambda: window.reader.shown is not None and window.reader.shown.opened.id == summary.id)
+    qtbot.waitUntil(
+        lambda: window.reader.shown is not None and window.reader.shown.opened.id == summary.id, timeout=15_000
+    )
 
 
 def select_folder(window: MainWindow, qtbot: QtBot, name: str) -> None:
@@ -46,7 +48,7 @@ def select_folder(window: MainWindow, qtbot: QtBot, name: str) -> None:
     for row in range(window.folders.rowCount(account)):
         index = window.folders.index(row, 0, account)
         if str(index.data()).startswith(name):
-            with qtbot.waitSignal(window.messages.folder_shown, timeout=5_000):
+            with qtbot.waitSignal(window.messages.folder_shown, timeout=15_000):
                 window.folder_view.setCurrentIndex(index)
             return
     raise AssertionError(f"no folder {name}")
@@ -76,7 +78,7 @@ def test_selecting_a_folder_lists_its_messages_newest_first(demo_window: MainWin
 def test_sorting_by_sender_and_subject_reorders_the_list(demo_window: MainWindow, qtbot: QtBot) -> None:
     header = demo_window.message_view.header()
     for column, key in ((Column.SUBJECT, "subject"), (Column.SENDER, "sender")):
-        with qtbot.waitSignal(demo_window.messages.folder_shown, timeout=5_000):
+        with qtbot.waitSignal(demo_window.messages.folder_shown, timeout=15_000):
             header.setSortIndicator(column, Qt.SortOrder.AscendingOrder)
         values = [getattr(demo_window.messages.summary(r), key).lower() for r in range(demo_window.messages.rowCount())]
         assert values == sorted(values)
@@ -94,7 +96,9 @@ def test_opening_a_message_shows_it_marks_it_read_and_is_audited(
     assert reader.subject.text() == summary.subject
     assert reader.sender_address.text() == f"<{summary.sender.rpartition('<')[2]}"
     qtbot.waitUntil(lambda: demo_window.messages.summary(row).seen)  # written back, then the row refreshed
-    qtbot.waitUntil(lambda: "Inbox (" + str(unread_before - 1) + ")" == demo_window.folders.first_inbox().data())
+    qtbot.waitUntil(
+        lambda: "Inbox (" + str(unread_before - 1) + ")" == demo_window.folders.first_inbox().data(), timeout=15_000
+    )
     assert vault_stats(demo_profile)["INBOX"][1] == unread_before - 1
     assert ("message.read", f"Demo/INBOX/{summary.uid}") in audit_events(demo_profile)
 
@@ -104,13 +108,13 @@ def test_search_shows_matching_messages_from_every_folder(demo_window: MainWindo
     assert demo_window.search_field.hasFocus() or QApplication.focusWidget() in (demo_window.search_field, None)
     demo_window.search_field.setText("invoice")
     qtbot.keyClick(demo_window.search_field, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]
-    qtbot.waitUntil(lambda: demo_window.status_text.text().endswith("results for “invoice”"), timeout=5_000)
+    qtbot.waitUntil(lambda: demo_window.status_text.text().endswith("results for “invoice”"), timeout=15_000)
     count = demo_window.messages.rowCount()
     assert count > 0
     assert all("invoice" in demo_window.messages.summary(r).subject.lower() or True for r in range(count))
     assert len({demo_window.messages.summary(r).folder_id for r in range(count)}) > 1
     demo_window.search_field.clear()  # back to the folder
-    qtbot.waitUntil(lambda: demo_window.messages.rowCount() == 210)
+    qtbot.waitUntil(lambda: demo_window.messages.rowCount() == 210, timeout=15_000)
 
 
 def test_mark_unread_flag_delete_and_move_are_written_to_the_vault(
@@ -118,19 +122,19 @@ def test_mark_unread_flag_delete_and_move_are_written_to_the_vault(
 ) -> None:
     window, acts = demo_window, demo_window.actions_by_name
     select_row(window, qtbot, 0)
-    qtbot.waitUntil(lambda: window.messages.summary(0).seen)
+    qtbot.waitUntil(lambda: window.messages.summary(0).seen, timeout=15_000)
     acts[Act.MARK_UNREAD].trigger()
-    qtbot.waitUntil(lambda: not window.messages.summary(0).seen)
+    qtbot.waitUntil(lambda: not window.messages.summary(0).seen, timeout=15_000)
     acts[Act.FLAG].trigger()
-    qtbot.waitUntil(lambda: window.messages.summary(0).flagged)
+    qtbot.waitUntil(lambda: window.messages.summary(0).flagged, timeout=15_000)
     deleted = window.messages.summary(0).id
     before = vault_stats(demo_profile)["INBOX"][0]
     acts[Act.DELETE].trigger()
-    qtbot.waitUntil(lambda: window.messages.row_of(deleted) is None)
+    qtbot.waitUntil(lambda: window.messages.row_of(deleted) is None, timeout=15_000)
     select_row(window, qtbot, 0)  # the next message took its place
     window.dialogs.folder = next(n.id for n in window.accounts[0].folders if n.name == "Sent")  # type: ignore[attr-defined]
     acts[Act.MOVE].trigger()
-    qtbot.waitUntil(lambda: window.messages.rowCount() == before - 2)
+    qtbot.waitUntil(lambda: window.messages.rowCount() == before - 2, timeout=15_000)
     stats = vault_stats(demo_profile)
     assert stats["INBOX"][0] == before - 2
     assert stats["Sent"][0] == 61
@@ -139,12 +143,12 @@ def test_mark_unread_flag_delete_and_move_are_written_to_the_vault(
 def test_keyboard_shortcuts_reach_the_actions(demo_window: MainWindow, qtbot: QtBot) -> None:
     demo_window.activateWindow()
     select_row(demo_window, qtbot, 1)
-    qtbot.waitUntil(lambda: demo_window.messages.summary(1).seen)
+    qtbot.waitUntil(lambda: demo_window.messages.summary(1).seen, timeout=15_000)
     demo_window.message_view.setFocus()
     qtbot.keyClick(demo_window.message_view, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]
-    qtbot.waitUntil(lambda: not demo_window.messages.summary(1).seen)
+    qtbot.waitUntil(lambda: not demo_window.messages.summary(1).seen, timeout=15_000)
     qtbot.keyClick(demo_window.message_view, Qt.Key.Key_F5)  # type: ignore[no-untyped-call]
-    qtbot.waitUntil(lambda: "No account with a server" in demo_window.sync_status.label.text())
+    qtbot.waitUntil(lambda: "No account with a server" in demo_window.sync_status.label.text(), timeout=15_000)
 
 
 def test_every_action_has_a_shortcut_and_a_description(demo_window: MainWindow) -> None:
@@ -156,7 +160,7 @@ def test_every_action_has_a_shortcut_and_a_description(demo_window: MainWindow) 
         shortcuts += [s.toString() for s in action.shortcuts()]
     assert len(shortcuts) == len(set(shortcuts)), "a shortcut is used twice"
     assert {"Ctrl+N", "Ctrl+R", "Ctrl+Shift+R", "Ctrl+F", "Del", "F5"} <= set(shortcuts)
-    assert all(not demo_window.actions_by_name[key].isEnabled() for key in COMPOSER_ACTIONS)
+    assert all(demo_window.actions_by_name[key].isEnabled() for key in COMPOSER_ACTIONS)  # the composer exists
 
 
 def test_every_visible_widget_that_takes_focus_has_an_accessible_name(demo_window: MainWindow, qtbot: QtBot) -> None:
@@ -188,11 +192,11 @@ def test_saving_and_opening_an_attachment_are_explicit_audited_exports(
     assert window.reader.attachments.index(0, 0).data() == "labs 2025.pdf (13 bytes)"
     dialogs = make_window.dialogs
     window.actions_by_name[Act.SAVE_ATTACHMENT].trigger()
-    qtbot.waitUntil(dialogs.save_to.exists)
+    qtbot.waitUntil(dialogs.save_to.exists, timeout=15_000)
     assert dialogs.save_to.read_bytes() == b"%PDF-1.4 data"
     assert dialogs.save_to.stat().st_mode & 0o077 == 0  # private: the export is readable by its owner only
     window.reader.open_button.click()
-    qtbot.waitUntil(lambda: bool(dialogs.opened))
+    qtbot.waitUntil(lambda: bool(dialogs.opened), timeout=15_000)
     assert "unencrypted" in dialogs.asked[-1]
     opened = Path(dialogs.opened[0].toLocalFile())
     assert opened.read_bytes() == b"%PDF-1.4 data" and opened.name == "labs 2025.pdf"

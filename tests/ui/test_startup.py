@@ -123,7 +123,7 @@ def test_startup_offers_the_last_profile_then_opens_the_window(
         startup.dialog.unlock_button.click()
     assert startup.window is not None
     qtbot.addWidget(startup.window)
-    qtbot.waitUntil(lambda: startup.window is not None and startup.window.messages.rowCount() > 0)
+    qtbot.waitUntil(lambda: startup.window is not None and startup.window.messages.rowCount() > 0, timeout=15_000)
     assert not startup.dialog.isVisible()
     open_reader.readers.append(startup.window.controller.reader)  # closed at the end of the test
 

@@ -105,7 +105,9 @@ def test_a_hanging_sync_can_be_cancelled_and_the_window_stays_usable(
     profile = profile_with_account(tmp_path / "p", endpoint, "user", "password", None)
     window = make_window(profile, PASSPHRASE)
     window.actions_by_name[Act.SYNC].trigger()
-    qtbot.waitUntil(lambda: window.sync_status.cancel_button.isVisible() and bool(silent_server.accepted))
+    qtbot.waitUntil(
+        lambda: window.sync_status.cancel_button.isVisible() and bool(silent_server.accepted), timeout=15_000
+    )
     assert not window.actions_by_name[Act.SYNC].isEnabled()
     window.sync_status.cancel_button.click()
     qtbot.waitUntil(lambda: window.sync_status.label.text().startswith("Sync cancelled"), timeout=5_000)

@@ -28,7 +28,7 @@ from imapclient.response_parser import parse_fetch_response
 
 from app.core.errors import MailError, ServerProtocolError, TransportSecurityRefused
 from app.core.models import Endpoint, Security
-from app.mail.tls import tls_context
+from app.mail.tls import never_resolves, tls_context
 
 # The largest literal we accept in one response. Messages bigger than this are refused rather than letting a
 # server make us allocate whatever it announces (BufferedReader.read(n) allocates n up front).
@@ -89,6 +89,8 @@ class SafeIMAPClient(IMAPClient):  # type: ignore[misc]
 
 def open_connection(endpoint: Endpoint, ca_pem: str = "", timeout: float = DEFAULT_TIMEOUT) -> SafeIMAPClient:
     """Returns a connection that is protected by verified TLS and not yet authenticated."""
+    if never_resolves(endpoint.host):
+        raise MailError(f"Cannot connect to {endpoint.host}: it is not a real server (a demo account).")
     context = tls_context(ca_pem)
     try:
         if endpoint.security is Security.TLS:

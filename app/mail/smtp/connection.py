@@ -18,12 +18,14 @@ import aiosmtplib
 
 from app.core.errors import MailError, TransportSecurityRefused
 from app.core.models import Endpoint, Security
-from app.mail.tls import tls_context
+from app.mail.tls import never_resolves, tls_context
 
 
 @asynccontextmanager
 async def submission(endpoint: Endpoint, ca_pem: str = "", timeout: float = 30.0) -> AsyncIterator[aiosmtplib.SMTP]:
     """An SMTP client that has said EHLO over verified TLS, and is not yet authenticated."""
+    if never_resolves(endpoint.host):
+        raise MailError(f"Cannot connect to {endpoint.host}: it is not a real server (a demo account).")
     context = tls_context(ca_pem)
     client = aiosmtplib.SMTP(
         hostname=endpoint.host,

@@ -2,7 +2,8 @@
 
 Shortcuts follow Outlook where the issue does not say otherwise: Ctrl+N, Ctrl+R, Ctrl+Shift+R, Ctrl+Q / Ctrl+U
 (mark read / unread), Insert (flag), Ctrl+Shift+V (move), Ctrl+Shift+I (Inbox), Delete. Ctrl+F is search as the
-issue asks (Outlook's Ctrl+E also works), so Forward takes Ctrl+L as in Thunderbird; F5 syncs.
+issue asks (Outlook's Ctrl+E also works), and Ctrl+L is "Lock now" (issue 7), so Forward takes Ctrl+Shift+F;
+F5 syncs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Act(StrEnum):
     FOCUS_LIST = "focus_list"
     PLAIN_TEXT = "plain_text"
     DARK = "dark"
+    LOCK = "lock"
     QUIT = "quit"
 
 
@@ -48,7 +50,7 @@ SPECS: dict[Act, ActionSpec] = {
     Act.NEW: ActionSpec("&New message", ("Ctrl+N",), "Write a new message", "Message"),
     Act.REPLY: ActionSpec("&Reply", ("Ctrl+R",), "Reply to the sender", "Message"),
     Act.REPLY_ALL: ActionSpec("Reply &all", ("Ctrl+Shift+R",), "Reply to the sender and all recipients", "Message"),
-    Act.FORWARD: ActionSpec("&Forward", ("Ctrl+L",), "Forward the message", "Message"),
+    Act.FORWARD: ActionSpec("&Forward", ("Ctrl+Shift+F",), "Forward the message", "Message"),
     Act.SYNC: ActionSpec("&Sync", ("F5",), "Fetch new mail and changes from the server", "File"),
     Act.CANCEL_SYNC: ActionSpec("&Cancel sync", ("Shift+F5",), "Stop the sync that is running", "File"),
     Act.MARK_READ: ActionSpec("Mark as &read", ("Ctrl+Q",), "Mark the selected messages as read", "Message"),
@@ -66,10 +68,11 @@ SPECS: dict[Act, ActionSpec] = {
         "Prefer &plain text", ("Ctrl+Shift+P",), "Show the plain text version when there is one", "View", True
     ),
     Act.DARK: ActionSpec("&Dark theme", ("Ctrl+Shift+D",), "Switch between light and dark colours", "View", True),
+    Act.LOCK: ActionSpec("&Lock now", ("Ctrl+L",), "Lock Salus now; the passphrase unlocks it", "File"),
     Act.QUIT: ActionSpec("&Quit", ("Ctrl+Shift+Q",), "Lock the profile and close Salus", "File"),
 }
 MENUS = ("File", "Message", "View")
-# Writing mail belongs to the composer, which is not part of this window yet; these wait for it, disabled.
+# Writing mail opens the composer; reply, reply all and forward need an open message.
 COMPOSER_ACTIONS = (Act.NEW, Act.REPLY, Act.REPLY_ALL, Act.FORWARD)
 
 
@@ -87,7 +90,4 @@ def build_actions(parent: QWidget) -> dict[Act, QAction]:
         action.setWhatsThis(spec.description)
         actions[key] = action
         parent.addAction(action)
-    for key in COMPOSER_ACTIONS:
-        actions[key].setEnabled(False)
-        actions[key].setStatusTip("Writing messages arrives with the composer; it is not available yet.")
     return actions

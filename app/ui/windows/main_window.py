@@ -39,6 +39,7 @@ from app.ui.widgets.reader_pane import ReaderPane
 from app.ui.widgets.sender_delegate import SenderDelegate
 from app.ui.widgets.sync_status import SyncStatus
 from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
+from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
 from app.ui.windows.leaving import LeavingTheVault, default_exports
 
@@ -51,6 +52,7 @@ _TOOLBAR = (
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    lock_requested = Signal()  # "Lock now" (Ctrl+L); `app.ui.lock_screen` acts on it
 
     def __init__(
         self, controller: MailController, *, dialogs: Dialogs | None = None, exports: Path | None = None
@@ -179,10 +181,12 @@ class MainWindow(QMainWindow):
             Act.FOCUS_LIST: self.message_view.setFocus,
             Act.PLAIN_TEXT: self._rerender,
             Act.DARK: lambda: apply_theme(_app(), acts[Act.DARK].isChecked()),
+            Act.LOCK: self.lock_requested.emit,
             Act.QUIT: self.close,
         }
         for key, handler in handlers.items():
             acts[key].triggered.connect(handler)
+        self._connect_composer()
 
     # --- folders and the list -----------------------------------------------------------------------------
 
@@ -353,6 +357,36 @@ class MainWindow(QMainWindow):
         self.actions_by_name[Act.SYNC].setEnabled(True)
         self.actions_by_name[Act.CANCEL_SYNC].setEnabled(False)
 
+    # --- the composer -------------------------------------------------------------------------------------
+
+    def _connect_composer(self) -> None:
+        self.composers: list[ComposerWindow] = []
+        acts = self.actions_by_name
+        acts[Act.NEW].triggered.connect(lambda: self.open_composer(DraftStart()))
+        acts[Act.REPLY].triggered.connect(lambda: self._answer(Act.REPLY))
+        acts[Act.REPLY_ALL].triggered.connect(lambda: self._answer(Act.REPLY_ALL))
+        acts[Act.FORWARD].triggered.connect(lambda: self._answer(Act.FORWARD))
+
+    def open_composer(self, start: DraftStart) -> ComposerWindow:
+        composer = ComposerWindow(self.controller.bridge, composer_service(self.controller.reader), start)
+        composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        composer.closed.connect(lambda: self.composers.remove(composer) if composer in self.composers else None)
+        composer.sent.connect(lambda _report: self.status_text.setText("Message sent."))
+        self.composers.append(composer)
+        composer.show()
+        return composer
+
+    def _answer(self, how: Act) -> None:
+        shown = self.reader.shown
+        if shown is None:
+            self.status_text.setText("Open a message first.")
+            return
+        message = shown.opened.message
+        if how is Act.FORWARD:
+            self.open_composer(forward_start(message))
+        else:
+            self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL))
+
     # --- closing ------------------------------------------------------------------------------------------
 
     def drop_snapshots(self) -> None:
@@ -363,6 +397,8 @@ class MainWindow(QMainWindow):
         self.accounts = ()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        for composer in list(self.composers):
+            composer.close()  # closing Salus closes its composers too (drafts are not kept yet)
         self.drop_snapshots()
         self.closed.emit()
         event.accept()

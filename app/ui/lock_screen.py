@@ -1,0 +1,374 @@
+"""The idle lock in the window (DESIGN.md §7): the engine-side driver, the lock screen and the countdown.
+
+Rules:
+- The `LockController` belongs to the engine thread: every call into it runs in a coroutine on the engine loop,
+  one at a time, and its effects are acted on in order there. The engine ticks it from a coroutine that loops
+  on the engine's own loop (`asyncio.sleep`), not from a Qt timer, so a busy GUI cannot delay a lock.
+- The audit entry of a lock is written before the vault closes (`Reader.audit_lock`, then `Reader.lock`).
+- On the GUI side a lock cancels the sync, closes dialogs and hides other windows, drops every snapshot the main
+  window's models hold, clears the search text, disables the window's actions (their shortcuts would still
+  fire behind the cover) and covers the whole window, menus and toolbar included.
+- The lock screen shows nothing about the mail: no counts, subjects or senders, only the profile's directory
+  name, which the window title shows already. There are no notifications.
+- The passphrase is read once from the field and the field is cleared at once; the `str` handed to the engine
+  cannot be wiped (Python strings are immutable), which is the limit documented in `tests/support/memory_scan`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from functools import partial
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.lock import (
+    AuditLockEvent,
+    Effects,
+    HideWarning,
+    Lock,
+    LockConfig,
+    LockEvent,
+    LockPhase,
+    ManualLock,
+    Minimised,
+    Restored,
+    ShowWarning,
+    Unlock,
+    UnlockFailed,
+    UnlockRejected,
+    UnlockSucceeded,
+)
+from app.services.lock import Clock, LockController
+from app.services.reader import Reader
+from app.ui.activity import ActivityFilter
+from app.ui.bridge import Bridge, Ticket
+from app.ui.windows.main_window import MainWindow
+
+
+class Locker(QObject):
+    """Drives the `LockController` on the engine thread and reports its effects as signals on the GUI thread."""
+
+    warning_shown = Signal(int)  # seconds left
+    warning_hidden = Signal()
+    locked = Signal(str)  # the reason, as audited
+    unlocked = Signal()
+    unlock_rejected = Signal(int)  # attempts left
+    profile_closed = Signal()
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        reader: Reader,
+        config: LockConfig,
+        *,
+        clock_fn: Clock = time.time,
+        tick_seconds: float = 1.0,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._reader = reader
+        self._tick_seconds = tick_seconds
+        self.controller = LockController(config, clock_fn)
+        self._serial = asyncio.Lock()  # binds to the engine loop on first use
+        self._ticker: Ticket | None = bridge.submit(self._tick_forever(), _ignore, self.failed.emit)
+
+    def note_activity(self) -> None:
+        self.controller.note_activity()
+
+    def lock_now(self) -> None:
+        self._send(ManualLock)
+
+    def note_minimised(self) -> None:
+        self._send(Minimised)
+
+    def note_restored(self) -> None:
+        self._send(Restored)
+
+    def try_unlock(self, passphrase: str) -> None:
+        self._bridge.submit(self._try_unlock(passphrase), _ignore, self.failed.emit)
+
+    def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    def _send(self, kind: Callable[[float], LockEvent]) -> None:
+        self._bridge.submit(self._feed(lambda: self.controller.send(kind)), _ignore, self.failed.emit)
+
+    # --- on the engine thread -----------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await self._feed(self.controller.tick)
+            await asyncio.sleep(self._tick_seconds)
+
+    async def _feed(self, call: Callable[[], Effects]) -> None:
+        async with self._serial:
+            await self._act(call())
+
+    async def _try_unlock(self, passphrase: str) -> None:
+        async with self._serial:
+            if self.controller.phase is not LockPhase.LOCKED:
+                return
+            reopened = await self._reader.unlock_again(passphrase)
+            effects = self.controller.send(UnlockSucceeded if reopened else UnlockFailed)
+            if reopened and not any(isinstance(e, Unlock) for e in effects):
+                await self._reader.lock()  # the machine did not accept it: the vault must not stay open
+            await self._act(effects)
+
+    async def _act(self, effects: Effects) -> None:
+        for effect in effects:
+            match effect:
+                case ShowWarning(seconds_left=seconds):
+                    self._post(partial(self.warning_shown.emit, seconds))
+                case HideWarning():
+                    self._post(self.warning_hidden.emit)
+                case AuditLockEvent(reason=reason):
+                    await self._reader.audit_lock(reason.value)
+                case Lock(reason=reason):
+                    self._post(partial(self.locked.emit, reason.value))
+                    await self._reader.lock()
+                case Unlock():
+                    self._post(self.unlocked.emit)
+                case UnlockRejected(attempts_left=left):
+                    self._post(partial(self.unlock_rejected.emit, left))
+                case _:  # CloseProfile
+                    self._post(self.profile_closed.emit)
+
+    def _post(self, callback: Callable[[], None]) -> None:
+        self._bridge.post(callback)
+
+
+def _ignore(_result: object) -> None:
+    pass
+
+
+class LockScreen(QFrame):
+    """Covers the whole window while locked: passphrase, Unlock, Switch person, and what went wrong."""
+
+    unlock_requested = Signal(str)  # the passphrase
+    switch_requested = Signal()
+
+    def __init__(self, window: QWidget, profile_name: str) -> None:
+        super().__init__(window)
+        self.setObjectName("lock_screen")
+        self.setAccessibleName("Salus is locked")
+        self.setAutoFillBackground(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        title = QLabel("Salus is locked")
+        title.setObjectName("lock_title")
+        title.setStyleSheet("font-size: 20px; font-weight: 600;")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        profile = QLabel(f"Profile: {profile_name}")
+        profile.setTextFormat(Qt.TextFormat.PlainText)
+        profile.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setAccessibleName("Passphrase")
+        self.passphrase.setPlaceholderText("Passphrase")
+        self.passphrase.setMaximumWidth(360)
+        self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setAccessibleName("Unlock message")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.unlock_button = QPushButton("Unlock")
+        self.unlock_button.setDefault(True)
+        self.unlock_button.setAccessibleName("Unlock this profile")
+        self.switch_button = QPushButton("Switch person")
+        self.switch_button.setAccessibleName("Close this profile and open another one")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for widget in (title, profile, self.passphrase, self.message, self.unlock_button, self.switch_button):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+        self.passphrase.returnPressed.connect(self._on_passphrase_return_pressed)
+        self.unlock_button.clicked.connect(self._on_unlock_button_clicked)
+        self.switch_button.clicked.connect(self.switch_requested.emit)
+        window.installEventFilter(self)
+        self.hide()
+
+    def cover(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+        self.passphrase.clear()
+        self.message.hide()
+        self.set_busy(False)
+        self.show()
+        self.raise_()
+        self.passphrase.setFocus()
+
+    def set_busy(self, busy: bool) -> None:
+        self.unlock_button.setEnabled(not busy)
+        self.passphrase.setEnabled(not busy)
+        if not busy:
+            self.passphrase.setFocus()
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget() and isinstance(watched, QWidget):
+            self.setGeometry(watched.rect())
+        return False
+
+    def _on_passphrase_return_pressed(self) -> None:
+        self._on_unlock_button_clicked()
+
+    def _on_unlock_button_clicked(self) -> None:
+        text = self.passphrase.text()
+        self.passphrase.clear()
+        if not text:
+            self.show_message("Type your passphrase to unlock.")
+            return
+        self.set_busy(True)
+        self.show_message("Unlocking…")
+        self.unlock_requested.emit(text)
+
+
+class Countdown(QLabel):
+    """The warning shortly before the idle lock, across the top of the window."""
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.setObjectName("lock_countdown")
+        self.setAccessibleName("Idle lock warning")
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background: #fef3c7; color: #78350f; padding: 8px; font-weight: 600;")
+        self.hide()
+
+    def show_seconds(self, seconds: int) -> None:
+        self.setText(f"Salus will lock in {seconds} s because it has been idle. Move the mouse or type to stay in.")
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(0, 0, parent.width(), self.sizeHint().height())
+        self.show()
+        self.raise_()
+
+
+class WindowLock(QObject):
+    """Joins a `Locker` to a main window: the activity filter, the countdown, the lock screen, Ctrl+L."""
+
+    left_profile = Signal(str)  # why the profile was left ("" for switch person), for the unlock dialog
+
+    def __init__(self, window: MainWindow, locker: Locker, app: QApplication) -> None:
+        super().__init__(window)
+        self.window = window
+        self.locker = locker
+        self._app = app
+        self.screen = LockScreen(window, window.controller.reader.profile_dir.name)
+        self.countdown = Countdown(window)
+        self.activity = ActivityFilter(locker.note_activity, self)
+        self.activity.install(app)
+        self._enabled: dict[QAction, bool] = {}
+        self._hidden: list[QWidget] = []
+        self.activity.windows_minimised.connect(locker.note_minimised)
+        self.activity.window_restored.connect(locker.note_restored)
+        locker.warning_shown.connect(self.countdown.show_seconds)
+        locker.warning_hidden.connect(self.countdown.hide)
+        locker.locked.connect(self._on_locker_locked)
+        locker.unlocked.connect(self._on_locker_unlocked)
+        locker.unlock_rejected.connect(self._on_locker_unlock_rejected)
+        locker.profile_closed.connect(self._on_locker_profile_closed)
+        locker.failed.connect(self._on_locker_failed)
+        self.screen.unlock_requested.connect(locker.try_unlock)
+        self.screen.switch_requested.connect(self._on_screen_switch_requested)
+        window.lock_requested.connect(locker.lock_now)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.screen.isVisible()
+
+    def stop(self) -> None:
+        self.locker.stop()
+        self.activity.remove(self._app)
+
+    def _on_locker_locked(self, _reason: str) -> None:
+        self.countdown.hide()
+        for widget in QApplication.topLevelWidgets():
+            if widget is self.window or not widget.isVisible():
+                continue
+            if isinstance(widget, QDialog):
+                widget.reject()
+            elif isinstance(widget, QMenu):
+                widget.close()
+            else:  # another Salus window (a composer): hidden until the unlock
+                widget.hide()
+                self._hidden.append(widget)
+        self.window.controller.cancel_sync()
+        self.window.search_field.clear()
+        self.window.drop_snapshots()
+        self.window.controller.forget()
+        self.window.status_text.clear()
+        self.window.banner.hide()
+        if not self._enabled:
+            self._enabled = {a: a.isEnabled() for a in self.window.actions_by_name.values()}
+            for action in self._enabled:
+                action.setEnabled(False)
+        self.screen.cover()
+
+    def _on_locker_unlocked(self) -> None:
+        self.screen.hide()
+        for action, enabled in self._enabled.items():
+            action.setEnabled(enabled)
+        self._enabled = {}
+        for widget in self._hidden:
+            widget.show()
+        self._hidden = []
+        self.window.banner.hide()
+        self.window.controller.load_folders()
+
+    def _on_locker_unlock_rejected(self, attempts_left: int) -> None:
+        self.screen.set_busy(False)
+        plural = "s" if attempts_left != 1 else ""
+        self.screen.show_message(
+            f"That passphrase is not right. {attempts_left} attempt{plural} left before this profile closes."
+        )
+
+    def _on_locker_profile_closed(self) -> None:
+        self.stop()
+        self.left_profile.emit("Too many failed attempts: the profile was closed. Unlock it again to go on.")
+
+    def _on_screen_switch_requested(self) -> None:
+        self.stop()
+        self.left_profile.emit("")
+
+    def _on_locker_failed(self, message: str) -> None:
+        # The lock machinery itself failed: cover the window anyway, and say so without details of the mail.
+        if not self.is_locked:
+            self._on_locker_locked("error")
+        self.screen.show_message(f"The lock failed: {message}")
+
+
+def attach_lock(
+    window: MainWindow,
+    bridge: Bridge,
+    config: LockConfig,
+    *,
+    clock_fn: Clock = time.time,
+    tick_seconds: float = 1.0,
+) -> WindowLock:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    locker = Locker(bridge, window.controller.reader, config, clock_fn=clock_fn, tick_seconds=tick_seconds)
+    return WindowLock(window, locker, app)

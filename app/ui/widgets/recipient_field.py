@@ -1,0 +1,73 @@
+"""An address field with a badge beside every recipient: the delivery method, and its reasons as a tool tip."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from app.policy import Method
+from app.ui.models.recipients import RecipientBadge, pending_badge, split_addresses
+
+# Colours per method: green for end-to-end, blue for the portal, amber for transport only, red for refused.
+_COLOURS: dict[Method | None, tuple[str, str]] = {
+    Method.PGP: ("#dcfce7", "#14532d"),
+    Method.SMIME: ("#dcfce7", "#14532d"),
+    Method.PORTAL: ("#dbeafe", "#1e3a8a"),
+    Method.TLS: ("#fef3c7", "#78350f"),
+    Method.PLAIN: ("#fed7aa", "#7c2d12"),
+    Method.BLOCKED: ("#fee2e2", "#7f1d1d"),
+    None: ("#e5e7eb", "#374151"),
+}
+
+
+class RecipientField(QWidget):
+    addresses_edited = Signal(object)  # tuple[str, ...]: the addresses now typed
+
+    def __init__(self, label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("name@example.org, another@example.org")
+        self.edit.setAccessibleName(f"{label} recipients")
+        self.badges_row = QWidget()
+        self.badges_row.setAccessibleName(f"{label} recipients' delivery methods")
+        self._badge_layout = QHBoxLayout(self.badges_row)
+        self._badge_layout.setContentsMargins(0, 0, 0, 0)
+        self._badge_layout.addStretch(1)
+        self.badges: list[QLabel] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.edit)
+        layout.addWidget(self.badges_row)
+        self.edit.textChanged.connect(self._on_edit_text_changed)
+
+    def addresses(self) -> tuple[str, ...]:
+        return split_addresses(self.edit.text())
+
+    def set_addresses(self, addresses: tuple[str, ...]) -> None:
+        self.edit.setText(", ".join(addresses))
+
+    def show_badges(self, badges: tuple[RecipientBadge, ...]) -> None:
+        for label in self.badges:
+            self._badge_layout.removeWidget(label)
+            label.deleteLater()
+        self.badges = []
+        for badge in badges:
+            label = QLabel(f"{badge.address}  [{badge.text}]")
+            background, colour = _COLOURS[badge.method]
+            label.setStyleSheet(f"background: {background}; color: {colour}; border-radius: 3px; padding: 1px 4px;")
+            label.setToolTip(badge.tooltip)
+            label.setAccessibleName(f"{badge.address}: {badge.text}")
+            label.setAccessibleDescription(badge.tooltip)
+            label.setProperty("method", badge.text)
+            self._badge_layout.insertWidget(self._badge_layout.count() - 1, label)
+            self.badges.append(label)
+
+    def badge_methods(self) -> dict[str, str]:
+        """What each badge says, by address (for tests and screen readers' summaries)."""
+        return {label.accessibleName().split(": ")[0]: str(label.property("method")) for label in self.badges}
+
+    def _on_edit_text_changed(self, _text: str) -> None:
+        addresses = self.addresses()
+        self.show_badges(tuple(pending_badge(a) for a in addresses))
+        self.addresses_edited.emit(addresses)

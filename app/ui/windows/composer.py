@@ -1,0 +1,407 @@
+"""The composer: recipients with a delivery badge each, subject, plain-text body, attachments, and Send.
+
+Rules:
+- The plan is computed on the engine thread through the bridge, never on the Qt thread: typing is debounced
+  (300 ms); the escalation toggle replans at once. Only the newest plan is shown; older ones are dropped.
+- Send is enabled only when the plan on show matches what is typed and no recipient is blocked; when one is,
+  the reason is shown in words beside the button.
+- Files are read on the engine thread when the message is sent, not when they are attached.
+- Errors appear in the window's banner; nothing here opens a modal box except the file chooser the user asked for.
+- Nothing about the message appears in the window title, which the operating system shows in task switchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.settings import Settings
+from app.mime.compose import OutgoingAttachment
+from app.mime.parse import ParsedMessage
+from app.services.planning import PlanOutcome, plan_message_async
+from app.services.profile import Session
+from app.services.reader import Reader
+from app.services.send import SendReport, SendRequest, send
+from app.ui.bridge import Bridge, Ticket
+from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary, split_addresses
+from app.ui.widgets.banner import Banner, BannerKind
+from app.ui.widgets.recipient_field import RecipientField
+
+DEBOUNCE_MS = 300
+SEND_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
+
+
+@dataclass(frozen=True, slots=True)
+class DraftStart:
+    """What a new composer starts with (a reply or forward fills these in)."""
+
+    to: tuple[str, ...] = ()
+    subject: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """What the user asked to send; attachments are paths, read on the engine thread."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[Path, ...]
+    escalate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanKey:
+    to: tuple[str, ...]
+    subject: str
+    escalate: bool
+
+
+class ComposerService:
+    """The composer's use cases as coroutines, to be run on the engine thread by the bridge.
+
+    The session is asked for when a coroutine runs, not when the composer opens: a lock closes it, and a plan or
+    send started while locked fails with the reader's "Salus is locked" error instead of using a closed vault.
+    """
+
+    def __init__(self, session: Callable[[], Session], settings: Settings, account: str | None = None) -> None:
+        self._session = session
+        self._settings = settings
+        self._account = account
+
+    async def plan(self, to: tuple[str, ...], subject: str, escalate: bool) -> PlanOutcome:
+        return await plan_message_async(
+            self._session(), self._settings, to, subject, escalate=escalate, account=self._account
+        )
+
+    async def send(self, message: ComposedMessage) -> SendReport:
+        session = self._session()
+        attachments = await asyncio.to_thread(_read_attachments, message.attachments)
+        request = SendRequest(message.to, message.subject, message.body, attachments, message.escalate, self._account)
+        return await send(session, self._settings, request)
+
+
+def composer_service(reader: Reader) -> ComposerService:
+    """The composer's service for an open profile.
+
+    `Reader` has no public accessor for its session and settings yet (it is being reworked for the lock screen),
+    so this one place reaches in; replace it with a public accessor when the reader offers one.
+    """
+    return ComposerService(lambda: reader._session, reader._settings)
+
+
+def _read_attachments(paths: tuple[Path, ...]) -> tuple[OutgoingAttachment, ...]:
+    found = []
+    for path in paths:
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        found.append(OutgoingAttachment(path.name, content_type, path.read_bytes()))
+    return tuple(found)
+
+
+def _choose_files(parent: QWidget) -> list[str]:
+    names, _ = QFileDialog.getOpenFileNames(parent, "Attach files")
+    return names
+
+
+class ComposerWindow(QMainWindow):
+    plan_shown = Signal(object)  # PlanOutcome
+    send_requested = Signal(object)  # ComposedMessage
+    sent = Signal(object)  # SendReport
+    closed = Signal()
+
+    def __init__(
+        self, bridge: Bridge, service: ComposerService, start: DraftStart | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._service = service
+        self.choose_files: Callable[[QWidget], list[str]] = _choose_files
+        self.outcome: PlanOutcome | None = None
+        self._planned: _PlanKey | None = None
+        self._planning: Ticket | None = None
+        self._generation = 0
+        self._sending: Ticket | None = None
+        self.attachments: list[Path] = []
+        self.setWindowTitle("Salus — new message")
+        self.setAccessibleName("Message composer")
+        self.setAcceptDrops(True)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._build()
+        self._connect()
+        start = start or DraftStart()
+        self.subject.setText(start.subject)
+        self.body.setPlainText(start.body)
+        self.to.set_addresses(start.to)
+        self._refresh_send()
+        self.resize(760, 620)
+
+    # --- building -----------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.banner = Banner(BannerKind.ERROR, "Composer error", closable=True)
+        self.to = RecipientField("To")
+        self.subject = QLineEdit()
+        self.subject.setAccessibleName("Subject")
+        self.escalate = QCheckBox("Send via secure &portal")
+        self.escalate.setAccessibleName("Send via secure portal")
+        self.escalate.setToolTip("Every recipient gets the message through the secure portal (Ctrl+Shift+E)")
+        self.escalate.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.body = QPlainTextEdit()
+        self.body.setAccessibleName("Message text")
+        self.body.setAcceptDrops(False)  # a dropped file becomes an attachment (the window takes it), not its path
+        self.attachment_list = QListWidget()
+        self.attachment_list.setAccessibleName("Attachments")
+        self.attachment_list.setMaximumHeight(80)
+        self.attach_button = QPushButton("&Attach files…")
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.setToolTip("Attach files (Ctrl+Shift+A); you can also drop files on this window")
+        self.attach_button.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.remove_button = QPushButton("&Remove attachment")
+        self.remove_button.setAccessibleName("Remove the selected attachment")
+        self.blocked_label = QLabel()
+        self.blocked_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.blocked_label.setWordWrap(True)
+        self.blocked_label.setStyleSheet("color: #b91c1c;")
+        self.blocked_label.setAccessibleName("Why the message cannot be sent")
+        self.blocked_label.hide()
+        self.status_label = QLabel()
+        self.status_label.setAccessibleName("Composer status")
+        self.send_button = QPushButton("Send")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send the message (Ctrl+Enter)")
+        self.send_action = QAction("Send", self)
+        self.send_action.setShortcuts([QKeySequence(s) for s in SEND_SHORTCUTS])
+        self.send_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.send_action.setWhatsThis("Send the message")
+        self.addAction(self.send_action)
+
+        form = QFormLayout()
+        form.addRow("&To:", self.to)
+        form.addRow("&Subject:", self.subject)
+        form.addRow("", self.escalate)
+        for row, field in ((0, self.to.edit), (1, self.subject)):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            label = item.widget() if item is not None else None
+            if isinstance(label, QLabel):
+                label.setBuddy(field)
+        attach_row = QHBoxLayout()
+        attach_row.addWidget(self.attachment_list, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.attach_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        attach_row.addLayout(buttons)
+        send_row = QHBoxLayout()
+        send_row.addWidget(self.status_label, 1)
+        send_row.addWidget(self.send_button)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addLayout(form)
+        layout.addWidget(self.body, 1)
+        layout.addLayout(attach_row)
+        layout.addWidget(self.blocked_label)
+        layout.addLayout(send_row)
+        self.setCentralWidget(central)
+
+    def _connect(self) -> None:
+        self.to.addresses_edited.connect(self._on_to_addresses_edited)
+        self.subject.textChanged.connect(self._on_subject_text_changed)
+        self.escalate.toggled.connect(self._on_escalate_toggled)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        self.send_action.triggered.connect(self._on_send_action_triggered)
+        self.attach_button.clicked.connect(self._on_attach_button_clicked)
+        self.remove_button.clicked.connect(self._on_remove_button_clicked)
+
+    # --- planning -----------------------------------------------------------------------------------------
+
+    def _key(self) -> _PlanKey:
+        return _PlanKey(self.to.addresses(), self.subject.text(), self.escalate.isChecked())
+
+    def _on_to_addresses_edited(self, _addresses: tuple[str, ...]) -> None:
+        self._timer.start()
+        self._refresh_send()
+
+    def _on_subject_text_changed(self, _text: str) -> None:
+        self._timer.start()
+        self._refresh_send()
+
+    def _on_escalate_toggled(self, _checked: bool) -> None:
+        self._timer.stop()
+        self._request_plan()
+
+    def _on_timer_timeout(self) -> None:
+        self._request_plan()
+
+    def _request_plan(self) -> None:
+        key = self._key()
+        if self._planning is not None:
+            self._planning.cancel()
+            self._planning = None
+        self._generation += 1
+        if not key.to or not all(is_address(a) for a in key.to):
+            self._refresh_send()
+            return
+        generation = self._generation
+        self.status_label.setText("Working out how each recipient can be reached…")
+        self._planning = self._bridge.submit(
+            self._service.plan(key.to, key.subject, key.escalate),
+            lambda outcome: self._on_service_plan_finished(generation, key, outcome),
+            lambda message: self._on_service_plan_failed(generation, message),
+        )
+
+    def _on_service_plan_finished(self, generation: int, key: _PlanKey, outcome: PlanOutcome) -> None:
+        if generation != self._generation:
+            return  # something was typed since: a newer plan is on its way
+        self._planning = None
+        self.outcome, self._planned = outcome, key
+        self.to.show_badges(badges_for(key.to, outcome.plan.decisions, outcome.planned_at))
+        self.status_label.setText("Escalated to the secure portal." if outcome.escalated else "")
+        self._refresh_send()
+        self.plan_shown.emit(outcome)
+
+    def _on_service_plan_failed(self, generation: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._planning = None
+        self.status_label.setText("")
+        self.banner.show_text(f"Could not work out how to deliver the message: {message}")
+
+    def _refresh_send(self) -> None:
+        key = self._key()
+        reason = ""
+        current = self.outcome is not None and self._planned == key
+        blocked = blocked_text(self.outcome.plan.decisions, self.outcome.planned_at) if self.outcome else ""
+        if not key.to:
+            reason = "Add a recipient."
+        elif bad := [a for a in key.to if not is_address(a)]:
+            reason = f"Not an email address: {bad[0]}"
+        elif current and blocked:
+            reason = blocked
+        self.blocked_label.setText(reason)
+        self.blocked_label.setVisible(bool(reason))
+        self.send_button.setText(send_summary(self.outcome.plan.summary()) if current and self.outcome else "Send")
+        ready = current and not reason and self._sending is None
+        self.send_button.setEnabled(ready)
+        self.send_action.setEnabled(ready)
+
+    # --- attachments --------------------------------------------------------------------------------------
+
+    def add_attachments(self, paths: list[Path]) -> None:
+        for path in paths:
+            if path.is_file() and path not in self.attachments:
+                self.attachments.append(path)
+                self.attachment_list.addItem(path.name)
+
+    def _on_attach_button_clicked(self) -> None:
+        self.add_attachments([Path(name) for name in self.choose_files(self)])
+
+    def _on_remove_button_clicked(self) -> None:
+        row = self.attachment_list.currentRow()
+        if 0 <= row < len(self.attachments):
+            self.attachment_list.takeItem(row)
+            del self.attachments[row]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.add_attachments(paths)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    # --- sending ------------------------------------------------------------------------------------------
+
+    def _on_send_action_triggered(self) -> None:
+        self.request_send()
+
+    def _on_send_button_clicked(self) -> None:
+        self.request_send()
+
+    def request_send(self) -> None:
+        self._refresh_send()
+        if not self.send_button.isEnabled():
+            return
+        key = self._key()
+        message = ComposedMessage(key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate)
+        self.banner.hide()
+        self.status_label.setText("Sending…")
+        self._sending = self._bridge.submit(
+            self._service.send(message), self._on_service_sent, self._on_service_send_failed
+        )
+        self._refresh_send()
+        self.send_requested.emit(message)
+
+    def _on_service_sent(self, report: SendReport) -> None:
+        self._sending = None
+        self.status_label.setText("Sent.")
+        self.sent.emit(report)
+        self.close()
+
+    def _on_service_send_failed(self, message: str) -> None:
+        self._sending = None
+        self.status_label.setText("Not sent.")
+        self.banner.show_text(f"The message was not sent: {message}")
+        self._refresh_send()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._timer.stop()
+        if self._planning is not None:
+            self._planning.cancel()
+        self.closed.emit()
+        event.accept()
+
+
+def _prefixed(prefix: str, subject: str) -> str:
+    return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}".strip()
+
+
+def _quoted(message: ParsedMessage) -> str:
+    sender = ", ".join(a.addr for a in message.sender) or "the sender"
+    quoted = "\n".join(f"> {line}" for line in message.text.splitlines())
+    return f"\n\n{sender} wrote:\n{quoted}\n"
+
+
+def reply_start(message: ParsedMessage, *, to_all: bool) -> DraftStart:
+    """A reply's recipients, subject and quoted text (In-Reply-To/References are not carried yet)."""
+    to = [a.addr for a in (message.reply_to or message.sender)]
+    if to_all:
+        to += [a.addr for a in (*message.to, *message.cc)]
+    return DraftStart(split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message))
+
+
+def forward_start(message: ParsedMessage) -> DraftStart:
+    """A forward's subject and text; the original's attachments are not carried yet."""
+    sender = ", ".join(a.addr for a in message.sender)
+    header = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nSubject: {message.subject}\n\n"
+    return DraftStart((), _prefixed("Fwd:", message.subject), header + message.text)
