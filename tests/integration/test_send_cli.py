@@ -392,3 +392,34 @@ def test_cc_recipients_are_planned_and_addressed_as_cc(world: World) -> None:
     assert set(arrived) == {(PARTNER,), (PGP_FRIEND,)}
     assert f"Cc: {PGP_FRIEND}".encode() in arrived[(PGP_FRIEND,)]
     assert f"To: {PARTNER}".encode() in arrived[(PARTNER,)]
+
+
+def test_a_reply_keeps_its_thread_headers_inside_the_encryption_and_is_never_planned_weaker(world: World) -> None:
+    import asyncio
+
+    from app.core.settings import effective, validate
+    from app.services.profile import unlock
+    from app.services.send import SendRequest
+    from app.services.send import send as send_message
+    from tests.support.salus_cli import PASSPHRASE
+
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p12")
+        settings = effective(validate(json.loads(world.policy.read_text()), origin="test"), {})
+        session = unlock(salus.profile, PASSPHRASE)
+        try:
+            reply = SendRequest(
+                to=(PGP_FRIEND,), subject="Re: results", body="Thanks", in_reply_to="m2@keys.test",
+                references=("m1@salus.test", "m2@keys.test"), reply_to_encrypted=True,
+            )  # fmt: skip
+            asyncio.run(send_message(session, settings, reply))
+            weaker = SendRequest(to=(PARTNER,), subject="Re: results", body="x", reply_to_encrypted=True)
+            with pytest.raises(Exception, match="portal"):
+                asyncio.run(send_message(session, settings, weaker))  # tls would be weaker: the portal it is
+        finally:
+            session.close()
+    (delivered,) = smtp.accepted
+    decrypted = gnupg.GPG(gnupghome=str(world.bob_home)).decrypt(delivered.data)
+    assert decrypted.ok
+    assert b"In-Reply-To: <m2@keys.test>" in decrypted.data
+    assert b"References: <m1@salus.test> <m2@keys.test>" in decrypted.data

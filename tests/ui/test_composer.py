@@ -143,3 +143,23 @@ def test_ctrl_n_opens_a_composer_and_reply_fills_in_the_sender(
     demo_window.actions_by_name[Act.FORWARD].trigger()
     assert demo_window.composers[-1].subject.text().lower().startswith("fwd:")
     assert demo_window.composers[-1].to.addresses() == ()
+
+
+def test_reply_keeps_the_thread_and_remembers_the_original_was_encrypted() -> None:
+    from datetime import UTC, datetime
+
+    from app.mime.addresses import Address
+    from app.mime.parse import ParsedMessage
+    from app.ui.windows.composer import reply_start
+
+    original = ParsedMessage(
+        subject="Results", sender=(Address("Bob", "bob@keys.test"),), to=(Address("", "me@clinic.test"),), cc=(),
+        reply_to=(), date=datetime(2026, 11, 1, tzinfo=UTC), message_id="m2@keys.test", in_reply_to="m1@clinic.test",
+        references=("m1@clinic.test",), text="Hi", html=None, attachments=(), autocrypt=None, is_encrypted=True,
+        is_signed=False, problems=(),
+    )  # fmt: skip
+    start = reply_start(original, to_all=False, encrypted=True)
+    assert start.to == ("bob@keys.test",) and start.subject == "Re: Results"
+    assert start.in_reply_to == "m2@keys.test"
+    assert start.references == ("m1@clinic.test", "m2@keys.test")
+    assert start.reply_to_encrypted

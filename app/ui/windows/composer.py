@@ -58,6 +58,10 @@ class DraftStart:
     to: tuple[str, ...] = ()
     subject: str = ""
     body: str = ""
+    # A reply keeps the thread (RFC 5322 §3.6.4) and is never planned weaker than an encrypted original.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to_encrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class ComposedMessage:
     body: str
     attachments: tuple[Path, ...]
     escalate: bool
+    thread: DraftStart = DraftStart()  # the reply headers and the reply-to-encrypted fact, from the start
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +95,22 @@ class ComposerService:
         self._settings = settings
         self._account = account
 
-    async def plan(self, to: tuple[str, ...], subject: str, escalate: bool) -> PlanOutcome:
+    async def plan(
+        self, to: tuple[str, ...], subject: str, escalate: bool, *, reply_to_encrypted: bool = False
+    ) -> PlanOutcome:
         return await plan_message_async(
-            self._session(), self._settings, to, subject, escalate=escalate, account=self._account
-        )
+            self._session(), self._settings, to, subject, escalate=escalate, account=self._account,
+            reply_to_encrypted=reply_to_encrypted,
+        )  # fmt: skip
 
     async def send(self, message: ComposedMessage) -> SendReport:
         session = self._session()
         attachments = await asyncio.to_thread(_read_attachments, message.attachments)
-        request = SendRequest(message.to, message.subject, message.body, attachments, message.escalate, self._account)
+        request = SendRequest(
+            message.to, message.subject, message.body, attachments, message.escalate, self._account,
+            in_reply_to=message.thread.in_reply_to, references=message.thread.references,
+            reply_to_encrypted=message.thread.reply_to_encrypted,
+        )  # fmt: skip
         return await send(session, self._settings, request)
 
 
@@ -152,6 +164,7 @@ class ComposerWindow(QMainWindow):
         self._build()
         self._connect()
         start = start or DraftStart()
+        self._thread = start
         self.subject.setText(start.subject)
         self.body.setPlainText(start.body)
         self.to.set_addresses(start.to)
@@ -269,7 +282,7 @@ class ComposerWindow(QMainWindow):
         generation = self._generation
         self.status_label.setText("Working out how each recipient can be reached…")
         self._planning = self._bridge.submit(
-            self._service.plan(key.to, key.subject, key.escalate),
+            self._service.plan(key.to, key.subject, key.escalate, reply_to_encrypted=self._thread.reply_to_encrypted),
             lambda outcome: self._on_service_plan_finished(generation, key, outcome),
             lambda message: self._on_service_plan_failed(generation, message),
         )
@@ -353,7 +366,9 @@ class ComposerWindow(QMainWindow):
         if not self.send_button.isEnabled():
             return
         key = self._key()
-        message = ComposedMessage(key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate)
+        message = ComposedMessage(
+            key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate, self._thread
+        )
         self.banner.hide()
         self.status_label.setText("Sending…")
         self._sending = self._bridge.submit(
@@ -392,12 +407,18 @@ def _quoted(message: ParsedMessage) -> str:
     return f"\n\n{sender} wrote:\n{quoted}\n"
 
 
-def reply_start(message: ParsedMessage, *, to_all: bool) -> DraftStart:
-    """A reply's recipients, subject and quoted text (In-Reply-To/References are not carried yet)."""
+def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False) -> DraftStart:
+    """A reply's recipients, subject, quoted text and thread headers; a reply to an encrypted message is never
+    planned weaker (DESIGN.md §5)."""
     to = [a.addr for a in (message.reply_to or message.sender)]
     if to_all:
         to += [a.addr for a in (*message.to, *message.cc)]
-    return DraftStart(split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message))
+    # RFC 5322 §3.6.4: References is the parent's References followed by the parent's Message-ID.
+    references = (*message.references, message.message_id) if message.message_id else message.references
+    return DraftStart(
+        split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message),
+        in_reply_to=message.message_id, references=tuple(references), reply_to_encrypted=encrypted,
+    )  # fmt: skip
 
 
 def forward_start(message: ParsedMessage) -> DraftStart:

@@ -385,7 +385,8 @@ class MainWindow(QMainWindow):
         if how is Act.FORWARD:
             self.open_composer(forward_start(message))
         else:
-            self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL))
+            encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
+            self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted))
 
     # --- closing ------------------------------------------------------------------------------------------
 
