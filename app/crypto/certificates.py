@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from cryptography import x509
 
@@ -24,8 +25,14 @@ class TrustStore:
     def roots(self) -> tuple[x509.Certificate, ...]:
         if self._roots is None:
             extra = roots_from_pem(self.extra_ca_pem) if self.extra_ca_pem else ()
-            self._roots = (*system_roots(), *extra)
+            self._roots = (*_os_roots(), *extra)
         return self._roots
+
+
+@cache
+def _os_roots() -> tuple[x509.Certificate, ...]:
+    # Reading and parsing the OS bundle costs about 15 ms; it does not change while Salus runs.
+    return system_roots()
 
 
 def end_entities_in(data: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:

@@ -32,7 +32,6 @@ __all__ = [
     "ParsedMessage",
     "escape_control_chars",
     "parse_message",
-    "search_text",
 ]
 
 
@@ -96,11 +95,6 @@ def parse_message(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedMes
         raise
     except Exception as exc:  # noqa: BLE001 - a parser bug must not cost the user the message
         return _unparsed(type(exc).__name__)
-
-
-def search_text(message: ParsedMessage) -> str:
-    """The text to put in the full-text index: the readable body, nothing else."""
-    return message.text
 
 
 @dataclass(slots=True)

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
-from app.core.errors import CryptoError, PolicyError
+from app.core.errors import CryptoError
 from app.core.settings import Settings
 from app.crypto import smime_ops
 from app.crypto.certificates import TrustStore, end_entities_in, judge
 from app.crypto.openpgp import KeyInfo, OpenPgpStore
 from app.policy import EvidenceSource, normalize_address
+from app.services.policy import read_policy_file
 from app.services.profile import Session
 from app.store import evidence
 
@@ -117,16 +117,7 @@ def store_certificate_chain(
 
 def smime_trust(settings: Settings) -> TrustStore:
     """The OS trust store plus the CA the policy names for S/MIME (e.g. a health network's own CA)."""
-    return TrustStore(read_ca(settings["smime_ca_file"]))
-
-
-def read_ca(path: str) -> str:
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text("ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"The CA file {path} named by the policy cannot be read: {exc}") from exc
+    return TrustStore(read_policy_file(settings["smime_ca_file"], "CA file"))
 
 
 def import_identity(session: Session, data: bytes, password: bytes | None, *, origin: str) -> ImportedKey:
@@ -184,7 +175,3 @@ def _pgp_listing(session: Session, key: KeyInfo) -> KeyListing:
 
 def _cert_state(expired: bool, chain_valid: bool) -> str:
     return "expired" if expired else "usable" if chain_valid else "invalid"
-
-
-def gnupg_home(profile_dir: Path) -> Path:
-    return profile_dir / GNUPG_DIR

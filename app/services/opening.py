@@ -20,7 +20,6 @@ from app.core.errors import CryptoError
 from app.core.settings import Settings
 from app.crypto import smime_ops
 from app.crypto.openpgp_ops import BadSignature, OpenPgpOps, Verification
-from app.crypto.smime_bundles import roots_from_pem, system_roots
 from app.mime.parse import ParsedMessage, parse_message
 from app.mime.protected import (
     Protocol,
@@ -29,7 +28,7 @@ from app.mime.protected import (
     is_single_protected_entity,
     signed_payload,
 )
-from app.services.keys import GNUPG_DIR, read_ca
+from app.services.keys import GNUPG_DIR, smime_trust
 from app.services.profile import Session
 from app.store import evidence
 
@@ -149,10 +148,10 @@ def _verify(
             return SignatureState.INVALID, "", (str(exc),)
         state, signer = _pgp_state(verification, message)
         return state, signer, ()
-    extra = read_ca(settings["smime_ca_file"])
-    roots = (*system_roots(), *(roots_from_pem(extra) if extra else ()))
     try:
-        check = smime_ops.verify_detached(canonical, signature, roots=roots, now=utc_now(), address=sender)
+        check = smime_ops.verify_detached(
+            canonical, signature, roots=smime_trust(settings).roots(), now=utc_now(), address=sender
+        )
     except CryptoError as exc:
         return SignatureState.INVALID, "", (str(exc),)
     state = SignatureState.VALID if check.trusted and check.address_matches else SignatureState.UNTRUSTED

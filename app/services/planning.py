@@ -43,8 +43,9 @@ from app.policy import (
 )
 from app.policy.model import split_address
 from app.services.engine import Engine
-from app.services.keys import openpgp_store, read_ca, smime_trust
+from app.services.keys import openpgp_store, smime_trust
 from app.services.mailbox import accounts_to_sync
+from app.services.policy import read_policy_file
 from app.services.profile import Session
 from app.services.rules import policy_rules
 from app.store import evidence
@@ -157,7 +158,7 @@ async def _refresh(session: Session, settings: Settings, domains: tuple[str, ...
 def discovery_config(settings: Settings) -> DiscoveryConfig:
     return DiscoveryConfig(
         resolvers=tuple(settings["dns_resolvers"]),
-        ca_pem=read_ca(settings["discovery_ca_file"]),
+        ca_pem=read_policy_file(settings["discovery_ca_file"], "CA file"),
         timeout=float(settings["discovery_timeout_seconds"]),
         https_port=settings["discovery_https_port"],
     )

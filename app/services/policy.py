@@ -40,6 +40,16 @@ def load_policy() -> tuple[Path | None, dict[str, Any]]:
     return path, validate(document, origin=f"policy {path}")
 
 
+def read_policy_file(path: str, what: str) -> str:
+    """The text of a file a policy key names (a CA bundle, the portal's upload key); empty when unset."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"The {what} {path} named by the policy cannot be read: {exc}") from exc
+
+
 def current_settings(user: dict[str, Any] | None = None) -> tuple[Path | None, Settings]:
     path, policy = load_policy()
     return path, effective(policy, user or {})

@@ -19,7 +19,7 @@ from app.mime.addresses import Address
 from app.portal.client import PortalClient, PortalEndpoint, PortalReceipt, PortalStatus
 from app.portal.notice import NoticeFacts, notice_bytes
 from app.portal.protocol import UploadMeta
-from app.services.keys import read_ca
+from app.services.policy import read_policy_file
 from app.services.profile import Session
 from app.store import portal as store
 from app.store.portal import PortalRecord
@@ -32,8 +32,9 @@ def portal_configured(settings: Settings) -> bool:
 def client(settings: Settings) -> PortalClient:
     if not portal_configured(settings):
         raise BlockedByPolicy("No secure portal is configured (policy keys portal_url and portal_upload_key_file).")
-    upload_key = read_ca(settings["portal_upload_key_file"]).strip()
-    return PortalClient(PortalEndpoint(settings["portal_url"], upload_key, read_ca(settings["portal_ca_file"])))
+    upload_key = read_policy_file(settings["portal_upload_key_file"], "portal upload key file").strip()
+    ca_pem = read_policy_file(settings["portal_ca_file"], "CA file")
+    return PortalClient(PortalEndpoint(settings["portal_url"], upload_key, ca_pem))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,6 @@ def search(vault: Vault, query: SearchQuery, limit: int = 50) -> list[SearchHit]
     return [SearchHit(a, f, int(uid), s, snd, _date(d)) for a, f, uid, s, snd, d in rows]
 
 
-def count(vault: Vault, query: SearchQuery) -> int:
-    where, params = _filters(query)
-    return int(vault.scalar(f"SELECT count(*) FROM messages m WHERE {where}", params))  # noqa: S608 - constants
-
-
 def _filters(query: SearchQuery) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []

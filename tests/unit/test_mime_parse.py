@@ -14,7 +14,6 @@ from app.mime.parse import (
     Attachment,
     ParseLimits,
     parse_message,
-    search_text,
 )
 
 
@@ -208,11 +207,6 @@ def test_text_over_the_limit_is_truncated_and_reported() -> None:
     message = parse_message(_mail(_FROM, "", "x" * 50), ParseLimits(max_text_chars=10))
     assert message.text == "x" * 10
     assert message.problems == ("the body text is longer than 10 characters; the rest is not shown",)
-
-
-def test_search_text_is_the_body_text() -> None:
-    message = parse_message(_mail(_FROM, "Subject: secret subject", "", "body words"))
-    assert search_text(message) == "body words"
 
 
 # Attachments

@@ -11,7 +11,6 @@ from app.mail.imap.planner import (
     FolderPlan,
     LocalFolderState,
     ServerFolderState,
-    batches,
     plan_folder,
     plan_folders,
 )
@@ -130,7 +129,3 @@ def test_changed_uidvalidity_always_resets_a_nonempty_cache(
     plan = plan_folder(local, remote, qresync=qresync)
     if local.uidvalidity != remote.uidvalidity and local.count > 0:
         assert plan.reset
-
-
-def test_batches_split_in_order() -> None:
-    assert batches([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]

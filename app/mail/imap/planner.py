@@ -112,7 +112,3 @@ class FolderChanges:
 def plan_folders(cached: frozenset[str], on_server: frozenset[str]) -> FolderChanges:
     """Folders to create and to drop locally. A rename arrives as one of each (RFC 9051 has no rename event)."""
     return FolderChanges(tuple(sorted(on_server - cached)), tuple(sorted(cached - on_server)))
-
-
-def batches(uids: list[int], size: int) -> list[list[int]]:
-    return [uids[i : i + size] for i in range(0, len(uids), size)]
