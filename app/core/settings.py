@@ -123,7 +123,7 @@ class _Ladder:
         end_to_end = {"enum": list(_END_TO_END)}
         hop = {"enum": [m for m in METHODS if m not in _END_TO_END]}
         # "End-to-end methods first" as JSON Schema: zero, one or two end-to-end items, then only hop-by-hop ones.
-        orders = [{"prefixItems": [end_to_end] * n, "items": hop} for n in range(len(_END_TO_END) + 1)]
+        orders = [{"items": hop}] + [{"prefixItems": [end_to_end] * n, "items": hop} for n in (1, 2)]
         return {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(METHODS)}, "anyOf": orders}
 
 
@@ -247,7 +247,8 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Salus managed policy",
         "description": (
-            "Settings that IT fixes for every user of this computer. Every key is optional; unknown keys are errors."
+            "Settings that IT fixes for every user of this computer. Every key is optional; unknown keys are errors. "
+            "Write whole numbers without a decimal point (5, not 5.0): Salus refuses 5.0, which JSON Schema allows."
         ),
         "$comment": "Generated from app/core/settings.py by packaging/policy_templates.py; do not edit by hand.",
         "type": "object",

@@ -12,14 +12,17 @@ from typing import Any
 from app.core.errors import PolicyError
 from app.core.managed_policy import ManagedPolicy, merge
 from app.core.settings import Settings, effective
-from app.services.policy_sources import os_user, platform_readers
+from app.services.policy_sources import PLATFORM_PLACES, Places, os_user, platform_readers
 
 
 def load_policy(
-    platform: str = sys.platform, env: Mapping[str, str] = environ, user: str | None = None
+    platform: str = sys.platform,
+    env: Mapping[str, str] = environ,
+    user: str | None = None,
+    places: Places = PLATFORM_PLACES,
 ) -> ManagedPolicy:
     """Every managed place on this platform, merged key by key (see `app.services.policy_sources`)."""
-    readers = platform_readers(platform, env, user if user is not None else os_user())
+    readers = platform_readers(platform, env, user if user is not None else os_user(), places)
     return merge([layer for read in readers if (layer := read()) is not None])
 
 

@@ -21,6 +21,7 @@ import os
 import plistlib
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -32,11 +33,21 @@ from app.core.settings import validate
 POLICY_FILE_VARIABLE = "SALUS_POLICY_FILE"
 REGISTRY_KEY = r"SOFTWARE\Policies\Salus"
 PREFERENCES_DOMAIN = "org.salus.client"
-MANAGED_PREFERENCES = Path("/Library/Managed Preferences")
-MACOS_POLICY_FILE = Path("/Library/Application Support/Salus/policy.json")
-LINUX_POLICY_FILE = Path("/etc/salus/policy.json")
 
 Reader = Callable[[], PolicyLayer | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """Where the platforms keep policy; tests pass directories of their own so they never read the host's."""
+
+    managed_preferences: Path = Path("/Library/Managed Preferences")
+    macos_file: Path = Path("/Library/Application Support/Salus/policy.json")
+    linux_file: Path = Path("/etc/salus/policy.json")
+    registry_key: str = REGISTRY_KEY
+
+
+PLATFORM_PLACES = Places()
 
 
 def read_json_file(path: Path) -> PolicyLayer | None:
@@ -99,18 +110,23 @@ if sys.platform == "win32":
         return PolicyLayer(origin, registry_document(values, origin=f"policy {origin}"))
 
 
-def platform_readers(platform: str, env: Mapping[str, str], user: str) -> list[Reader]:
+def platform_readers(
+    platform: str, env: Mapping[str, str], user: str, places: Places = PLATFORM_PLACES
+) -> list[Reader]:
     """The places to read on `platform`, highest precedence first."""
     override = env.get(POLICY_FILE_VARIABLE)
     if override:
         return [lambda: _required(Path(override))]
     if platform == "win32":
         program_data = Path(env.get("PROGRAMDATA", r"C:\ProgramData"))
-        return [read_registry, lambda: read_json_file(program_data / "Salus" / "policy.json")]
+        return [
+            lambda: read_registry(places.registry_key),
+            lambda: read_json_file(program_data / "Salus" / "policy.json"),
+        ]
     if platform == "darwin":
-        computer, per_user = managed_preferences_paths(MANAGED_PREFERENCES, PREFERENCES_DOMAIN, user)
-        return [lambda: read_plist(computer), lambda: read_json_file(MACOS_POLICY_FILE), lambda: read_plist(per_user)]
-    return [lambda: read_json_file(LINUX_POLICY_FILE)]
+        computer, per_user = managed_preferences_paths(places.managed_preferences, PREFERENCES_DOMAIN, user)
+        return [lambda: read_plist(computer), lambda: read_json_file(places.macos_file), lambda: read_plist(per_user)]
+    return [lambda: read_json_file(places.linux_file)]
 
 
 def _required(path: Path) -> PolicyLayer:
