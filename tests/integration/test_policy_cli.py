@@ -16,7 +16,7 @@ EXAMPLE = ROOT / "resources" / "policy" / "examples" / "shared-workstation.json"
 MALFORMED = sorted((ROOT / "tests" / "data" / "policy" / "invalid").glob("*.json"))
 
 # One invocation of every command, with the arguments its parser requires; none of them may run under a bad policy.
-EVERY_COMMAND: dict[tuple[str, str | None], list[str]] = {
+EVERY_COMMAND: dict[tuple[str | None, str | None], list[str]] = {
     ("profile", "create"): ["profile", "create"],
     ("account", "add"): ["account", "add", "work", "--imap", "m.example:993", "--smtp", "m.example:465", "--user", "a"],
     ("account", "list"): ["account", "list"],
