@@ -6,6 +6,10 @@ Rules:
   only get shorter).
 - An invalid policy is an error naming the key and the reason, never a silent default. Unknown keys are errors
   too: a misspelt key in a managed file would otherwise be a policy IT believes is in force but is not.
+- Every validator helper states its rule twice, as Python and as a JSON Schema fragment, so that `json_schema()`
+  publishes exactly what Salus accepts (resources/policy/salus-policy.schema.json, and IT's templates made from
+  it by packaging/policy_templates.py). Build new settings from these helpers.
+- Every effective value remembers its origin: the policy place that set it, "user settings" or "default".
 - Pure: the caller reads the files and passes their parsed JSON in.
 """
 
@@ -32,7 +36,8 @@ DEFAULT_ORIGIN = "default"
 
 
 class Validator(Protocol):
-    """Returns the reason a value is invalid, or None; `json_schema` is the same rule in JSON Schema (2020-12)."""
+    """Returns the reason a value is invalid, or None. The helpers below also carry `json_schema`, the same rule in
+    JSON Schema 2020-12; a bare function type-checks too, but `json_schema()` refuses it, naming the setting."""
 
     def __call__(self, value: Any) -> str | None: ...
 

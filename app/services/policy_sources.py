@@ -53,16 +53,29 @@ PLATFORM_PLACES = Places()
 def read_json_file(path: Path) -> PolicyLayer | None:
     """A JSON policy file, or None when there is none."""
     try:
-        text = path.read_text("utf-8")
+        # utf-8-sig: Windows Notepad may start the file with a byte-order mark, which is not a mistake in the policy.
+        text = path.read_text("utf-8-sig")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"The policy file {path} cannot be read: {exc}") from exc
+    origin = f"policy {path}"
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=lambda pairs: _no_repeated_keys(pairs, origin))
     except json.JSONDecodeError as exc:
         raise PolicyError(f"The policy file {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from exc
-    return PolicyLayer(str(path), validate(document, origin=f"policy {path}"))
+    return PolicyLayer(str(path), validate(document, origin=origin))
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]], origin: str) -> dict[str, Any]:
+    # JSON parsers keep the last of two equal keys without a word; in a policy that is a value IT believes is in
+    # force but is not, so it is refused like any other mistake.
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise PolicyError(f"{origin}: {key} is set twice.")
+        document[key] = value
+    return document
 
 
 def read_plist(path: Path) -> PolicyLayer | None:

@@ -68,6 +68,20 @@ def test_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
         read_json_file(write_json(tmp_path / "policy.json", ["allow_plain"]))
 
 
+def test_key_set_twice_is_refused_with_the_key_named(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text('{"allow_plain": false, "idle_timeout_minutes": 5, "allow_plain": true}', "utf-8")
+    with pytest.raises(PolicyError, match=f"policy {path}: allow_plain is set twice"):
+        read_json_file(path)
+
+
+def test_byte_order_mark_from_notepad_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"audit_forward": "eventlog"}')
+    layer = read_json_file(path)
+    assert layer is not None and layer.document == {"audit_forward": "eventlog"}
+
+
 def test_unreadable_policy_place_is_an_error_not_an_empty_policy(tmp_path: Path) -> None:
     (tmp_path / "policy.json").mkdir()
     with pytest.raises(PolicyError, match="cannot be read"):
