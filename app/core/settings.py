@@ -128,7 +128,9 @@ class _Ladder:
         end_to_end = {"enum": list(_END_TO_END)}
         hop = {"enum": [m for m in METHODS if m not in _END_TO_END]}
         # "End-to-end methods first" as JSON Schema: zero, one or two end-to-end items, then only hop-by-hop ones.
-        orders = [{"items": hop}] + [{"prefixItems": [end_to_end] * n, "items": hop} for n in (1, 2)]
+        orders = [{"items": hop}] + [
+            {"prefixItems": [end_to_end] * n, "items": hop} for n in range(1, len(_END_TO_END) + 1)
+        ]
         return {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(METHODS)}, "anyOf": orders}
 
 
