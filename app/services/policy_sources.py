@@ -11,7 +11,8 @@ Precedence, highest first; keys are merged one by one, so a lower place may stil
   without an administrator, so it only fills keys that no machine-wide place sets: it can lock a value, never
   overrule IT.
 - Linux and others: `/etc/salus/policy.json`.
-A place that does not exist is skipped; one that exists but cannot be read or is invalid stops start-up.
+A place that does not exist is skipped; one that exists but cannot be read or is invalid stops start-up. On macOS
+and Linux so does a policy file that someone other than root owns or that group or others may write.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class Places:
     macos_file: Path = Path("/Library/Application Support/Salus/policy.json")
     linux_file: Path = Path("/etc/salus/policy.json")
     registry_key: str = REGISTRY_KEY
+    admin_uid: int = 0  # who alone may own a policy file on macOS and Linux (root)
 
 
 PLATFORM_PLACES = Places()
@@ -138,8 +141,32 @@ def platform_readers(
         ]
     if platform == "darwin":
         computer, per_user = managed_preferences_paths(places.managed_preferences, PREFERENCES_DOMAIN, user)
-        return [lambda: read_plist(computer), lambda: read_json_file(places.macos_file), lambda: read_plist(per_user)]
-    return [lambda: read_json_file(places.linux_file)]
+        return [
+            lambda: read_plist(_protected(computer, places.admin_uid)),
+            lambda: read_json_file(_protected(places.macos_file, places.admin_uid)),
+            lambda: read_plist(_protected(per_user, places.admin_uid)),
+        ]
+    return [lambda: read_json_file(_protected(places.linux_file, places.admin_uid))]
+
+
+def _protected(path: Path, admin_uid: int) -> Path:
+    """`path`, once it is clear that only the administrator can change it (POSIX places only).
+
+    A policy file that a user can rewrite is a policy that user can loosen; obeying it would look like enforcement
+    and not be. So it stops start-up instead, saying how to fix it.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise PolicyError(f"The policy file {path} cannot be read: {exc}") from exc
+    if info.st_uid != admin_uid:
+        raise PolicyError(f"The policy file {path} must belong to root, not to user id {info.st_uid}.")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.filemode(info.st_mode)
+        raise PolicyError(f"The policy file {path} can be changed by other users ({mode}): run chmod go-w on it.")
+    return path
 
 
 def _required(path: Path) -> PolicyLayer:

@@ -5,7 +5,9 @@ own, so the host's /etc/salus or /Library is never read."""
 from __future__ import annotations
 
 import json
+import os
 import plistlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ def places(tmp_path: Path) -> Places:
         managed_preferences=tmp_path / "Managed Preferences",
         macos_file=tmp_path / "Application Support" / "Salus" / "policy.json",
         linux_file=tmp_path / "etc" / "salus" / "policy.json",
+        admin_uid=os.getuid(),  # the test's files belong to whoever runs it, standing in for root
     )
 
 
@@ -199,3 +202,31 @@ def test_an_invalid_place_stops_loading_even_when_a_higher_one_is_valid(places: 
     write_plist(per_user, {"allow_plain": "sometimes"})
     with pytest.raises(PolicyError, match=f"{per_user}: allow_plain must be true or false"):
         load_policy("darwin", {}, USER, places)
+
+
+# --- who may change a policy file ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646, 0o666], ids=["group", "others", "everyone"])
+def test_policy_file_that_other_users_may_write_stops_start_up(places: Places, mode: int) -> None:
+    write_json(places.linux_file, {"allow_plain": False}).chmod(mode)
+    with pytest.raises(PolicyError, match=r"can be changed by other users \(-rw.*\): run chmod go-w on it"):
+        load_policy("linux", {}, USER, places)
+
+
+def test_policy_file_owned_by_someone_other_than_root_stops_start_up(places: Places) -> None:
+    write_json(places.linux_file, {"allow_plain": False})
+    with pytest.raises(PolicyError, match=f"must belong to root, not to user id {os.getuid()}"):
+        load_policy("linux", {}, USER, replace(places, admin_uid=os.getuid() + 1))
+
+
+def test_a_writable_user_profile_on_macos_is_refused_too(places: Places) -> None:
+    _, per_user = mac_plists(places)
+    write_plist(per_user, {"autocrypt_allowed": True}).chmod(0o666)
+    with pytest.raises(PolicyError, match="can be changed by other users"):
+        load_policy("darwin", {}, USER, places)
+
+
+def test_a_policy_file_only_root_may_write_is_read(places: Places) -> None:
+    write_json(places.linux_file, {"allow_plain": False}).chmod(0o644)
+    assert load_policy("linux", {}, USER, places).values == {"allow_plain": False}
