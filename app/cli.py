@@ -25,6 +25,7 @@ from typing import Any
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
+from app.core.settings import Effective, Source
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
 from app.services import accounts, demo, keys, mailbox, opening, planning
@@ -574,16 +575,22 @@ def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
 
 def _cmd_policy_show(args: argparse.Namespace) -> int:
     settings = args.settings
+    sources = list(dict.fromkeys(e.origin for e in settings.values.values() if e.source is Source.POLICY))
     document = {
-        "policy_file": str(args.policy_file) if args.policy_file else None,
-        "settings": {k: {"value": e.value, "source": e.source.value} for k, e in settings.values.items()},
+        "policy_file": args.policy_file,
+        "policy_sources": sources,
+        "settings": {
+            k: {"value": e.value, "source": e.source.value, "origin": e.origin} for k, e in settings.values.items()
+        },
     }
     lines = [f"policy file: {args.policy_file or 'none'}"]
-    lines += [
-        f"{k} = {json.dumps(e.value, ensure_ascii=False)}  ({e.source.value})" for k, e in settings.values.items()
-    ]
+    lines += [f"{k} = {json.dumps(e.value, ensure_ascii=False)}  ({_where(e)})" for k, e in settings.values.items()]
     _emit(args, document, "\n".join(lines))
     return ExitCode.OK
+
+
+def _where(value: Effective) -> str:
+    return f"policy: {value.origin}" if value.source is Source.POLICY else value.origin
 
 
 def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:

@@ -6,15 +6,19 @@ Rules:
   only get shorter).
 - An invalid policy is an error naming the key and the reason, never a silent default. Unknown keys are errors
   too: a misspelt key in a managed file would otherwise be a policy IT believes is in force but is not.
+- Every validator helper states its rule twice, as Python and as a JSON Schema fragment, so that `json_schema()`
+  publishes exactly what Salus accepts (resources/policy/salus-policy.schema.json, and IT's templates made from
+  it by packaging/policy_templates.py). Build new settings from these helpers.
+- Every effective value remembers its origin: the policy place that set it, "user settings" or "default".
 - Pure: the caller reads the files and passes their parsed JSON in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.errors import PolicyError
 
@@ -27,7 +31,15 @@ class Source(StrEnum):
     POLICY = "policy"
 
 
-Validator = Callable[[Any], str | None]  # returns the reason the value is invalid, or None
+USER_ORIGIN = "user settings"
+DEFAULT_ORIGIN = "default"
+
+
+class Validator(Protocol):
+    """Returns the reason a value is invalid, or None. The helpers below also carry `json_schema`, the same rule in
+    JSON Schema 2020-12; a bare function type-checks too, but `json_schema()` refuses it, naming the setting."""
+
+    def __call__(self, value: Any) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,49 +51,113 @@ class Setting:
     user_may_only_lower: bool = False
 
 
-def _int_between(low: int, high: int) -> Validator:
-    def check(value: Any) -> str | None:
+# Each helper below is one rule written twice, as Python for the loader and as a JSON Schema fragment for IT's
+# tools and the published schema; tests/unit/test_policy_schema.py checks on generated documents that the two agree.
+
+
+@dataclass(frozen=True, slots=True)
+class _IntBetween:
+    low: int
+    high: int
+
+    def __call__(self, value: Any) -> str | None:
+        # bool is an int in Python but not in JSON: `true` is never a number of minutes.
         if isinstance(value, bool) or not isinstance(value, int):
             return "must be a whole number"
-        return None if low <= value <= high else f"must be between {low} and {high}"
+        return None if self.low <= value <= self.high else f"must be between {self.low} and {self.high}"
 
-    return check
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
 
 
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) else "must be a string"
+@dataclass(frozen=True, slots=True)
+class _Boolean:
+    def __call__(self, value: Any) -> str | None:
+        return None if isinstance(value, bool) else "must be true or false"
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
 
-def _strings(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        return "must be a list of non-empty strings"
-    return None
+@dataclass(frozen=True, slots=True)
+class _Text:
+    def __call__(self, value: Any) -> str | None:
+        return None if isinstance(value, str) else "must be a string"
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string"}
 
 
-def _ladder(value: Any) -> str | None:
-    if (problem := _strings(value)) is not None:
-        return problem
-    unknown = [v for v in value if v not in METHODS]
-    if unknown:
-        return f"unknown method {unknown[0]!r}; allowed: {', '.join(METHODS)}"
-    if len(set(value)) != len(value) or not value:
-        return "must name each method at most once, and at least one"
-    # No policy may prefer a weaker method over a usable key (DESIGN.md §5): end-to-end methods come first.
-    ranks = [0 if v in ("pgp", "smime") else 1 for v in value]
-    if ranks != sorted(ranks):
-        return "must list pgp and smime before tls and portal"
-    return None
+@dataclass(frozen=True, slots=True)
+class _Strings:
+    def __call__(self, value: Any) -> str | None:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            return "must be a list of non-empty strings"
+        return None
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        # "\\S" (one character that is not white space) is JSON Schema's way of saying `v.strip()` is not empty.
+        return {"type": "array", "items": {"type": "string", "pattern": "\\S"}}
 
 
-def _choice(*options: str) -> Validator:
-    def check(value: Any) -> str | None:
-        return None if value in options else f"must be one of {', '.join(options)}"
+_END_TO_END = ("pgp", "smime")
 
-    return check
+
+@dataclass(frozen=True, slots=True)
+class _Ladder:
+    def __call__(self, value: Any) -> str | None:
+        if (problem := _strings(value)) is not None:
+            return problem
+        unknown = [v for v in value if v not in METHODS]
+        if unknown:
+            return f"unknown method {unknown[0]!r}; allowed: {', '.join(METHODS)}"
+        if len(set(value)) != len(value) or not value:
+            return "must name each method at most once, and at least one"
+        # No policy may prefer a weaker method over a usable key (DESIGN.md §5): end-to-end methods come first.
+        ranks = [0 if v in _END_TO_END else 1 for v in value]
+        if ranks != sorted(ranks):
+            return "must list pgp and smime before tls and portal"
+        return None
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        end_to_end = {"enum": list(_END_TO_END)}
+        hop = {"enum": [m for m in METHODS if m not in _END_TO_END]}
+        # "End-to-end methods first" as JSON Schema: zero, one or two end-to-end items, then only hop-by-hop ones.
+        orders = [{"items": hop}] + [
+            {"prefixItems": [end_to_end] * n, "items": hop} for n in range(1, len(_END_TO_END) + 1)
+        ]
+        return {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(METHODS)}, "anyOf": orders}
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    options: tuple[str, ...]
+
+    def __call__(self, value: Any) -> str | None:
+        return None if isinstance(value, str) and value in self.options else f"must be one of {', '.join(self.options)}"
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.options)}
+
+
+def _int_between(low: int, high: int) -> _IntBetween:
+    return _IntBetween(low, high)
+
+
+def _choice(*options: str) -> _Choice:
+    return _Choice(options)
+
+
+_boolean = _Boolean()
+_text = _Text()
+_strings = _Strings()
+_ladder = _Ladder()
 
 
 SCHEMA: tuple[Setting, ...] = (
@@ -118,6 +194,8 @@ _BY_KEY = {s.key: s for s in SCHEMA}
 class Effective:
     value: Any
     source: Source
+    # Where the value came from, for people: the policy file, registry key or plist; "user settings"; "default".
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +222,53 @@ def validate(document: Any, *, origin: str) -> dict[str, Any]:
     return dict(document)
 
 
-def effective(policy: Mapping[str, Any], user: Mapping[str, Any]) -> Settings:
+def effective(
+    policy: Mapping[str, Any], user: Mapping[str, Any], *, policy_origins: Mapping[str, str] | None = None
+) -> Settings:
+    """Combines the layers; `policy_origins` names, per policy key, the file or registry key that set it."""
+    origins = policy_origins or {}
     values: dict[str, Effective] = {}
     for setting in SCHEMA:
-        values[setting.key] = _resolve(setting, policy, user)
+        values[setting.key] = _resolve(setting, policy, user, origins.get(setting.key, "policy"))
     return Settings(values)
 
 
-def _resolve(setting: Setting, policy: Mapping[str, Any], user: Mapping[str, Any]) -> Effective:
+def _resolve(setting: Setting, policy: Mapping[str, Any], user: Mapping[str, Any], policy_origin: str) -> Effective:
     key = setting.key
     if key in policy:
         if setting.user_may_only_lower and key in user and user[key] < policy[key]:
-            return Effective(user[key], Source.USER)
-        return Effective(policy[key], Source.POLICY)
+            return Effective(user[key], Source.USER, USER_ORIGIN)
+        return Effective(policy[key], Source.POLICY, policy_origin)
     if key in user:
-        return Effective(user[key], Source.USER)
-    return Effective(setting.default, Source.DEFAULT)
+        return Effective(user[key], Source.USER, USER_ORIGIN)
+    return Effective(setting.default, Source.DEFAULT, DEFAULT_ORIGIN)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a policy document, built from SCHEMA alone.
+
+    Published as resources/policy/salus-policy.schema.json for IT's editors and validators. One difference is
+    inherent to JSON Schema: it counts 5.0 as an integer, which Salus refuses (write 5).
+    """
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Salus managed policy",
+        "description": (
+            "Settings that IT fixes for every user of this computer. Every key is optional; unknown keys are errors. "
+            "Write whole numbers without a decimal point (5, not 5.0): Salus refuses 5.0, which JSON Schema allows."
+        ),
+        "$comment": "Generated from app/core/settings.py by packaging/policy_templates.py; do not edit by hand.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {setting.key: _property_schema(setting) for setting in SCHEMA},
+    }
+
+
+def _property_schema(setting: Setting) -> dict[str, Any]:
+    fragment = getattr(setting.validate, "json_schema", None)
+    if not isinstance(fragment, dict):
+        raise TypeError(f"The validator of {setting.key!r} has no JSON Schema: build it from the helpers above.")
+    description = setting.description
+    if setting.user_may_only_lower:
+        description += " Users may still choose a lower value."
+    return {"description": description, "default": setting.default, **fragment}

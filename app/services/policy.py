@@ -1,43 +1,29 @@
-"""Finding and reading the managed policy file (DESIGN.md §10). The schema and precedence live in
-`app.core.settings`; this module only knows where IT puts the file on each platform."""
+"""Loading the managed policy (DESIGN.md §10). The schema and default < user < policy live in `app.core.settings`;
+the places IT uses on each platform, and their order, in `app.services.policy_sources`."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
+from collections.abc import Mapping
+from os import environ
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import PolicyError
-from app.core.settings import Settings, effective, validate
+from app.core.managed_policy import ManagedPolicy, merge
+from app.core.settings import Settings, effective
+from app.services.policy_sources import PLATFORM_PLACES, Places, os_user, platform_readers
 
 
-def policy_path() -> Path | None:
-    """`SALUS_POLICY_FILE` for tests and scripted deployments, else the platform's managed location."""
-    override = os.environ.get("SALUS_POLICY_FILE")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "Salus" / "policy.json"
-    if sys.platform == "darwin":
-        return Path("/Library/Application Support/Salus/policy.json")
-    return Path("/etc/salus/policy.json")
-
-
-def load_policy() -> tuple[Path | None, dict[str, Any]]:
-    path = policy_path()
-    if path is None or not path.exists():
-        if os.environ.get("SALUS_POLICY_FILE"):
-            raise PolicyError(f"The policy file {path} named by SALUS_POLICY_FILE does not exist.")
-        return None, {}
-    try:
-        document = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"The policy file {path} cannot be read: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise PolicyError(f"The policy file {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from exc
-    return path, validate(document, origin=f"policy {path}")
+def load_policy(
+    platform: str = sys.platform,
+    env: Mapping[str, str] = environ,
+    user: str | None = None,
+    places: Places = PLATFORM_PLACES,
+) -> ManagedPolicy:
+    """Every managed place on this platform, merged key by key (see `app.services.policy_sources`)."""
+    readers = platform_readers(platform, env, user if user is not None else os_user(), places)
+    return merge([layer for read in readers if (layer := read()) is not None])
 
 
 def read_policy_file(path: str, what: str) -> str:
@@ -50,6 +36,7 @@ def read_policy_file(path: str, what: str) -> str:
         raise PolicyError(f"The {what} {path} named by the policy cannot be read: {exc}") from exc
 
 
-def current_settings(user: dict[str, Any] | None = None) -> tuple[Path | None, Settings]:
-    path, policy = load_policy()
-    return path, effective(policy, user or {})
+def current_settings(user: dict[str, Any] | None = None) -> tuple[str | None, Settings]:
+    """The highest-precedence policy place found (or None), and the effective settings with their origins."""
+    policy = load_policy()
+    return policy.primary, effective(policy.values, user or {}, policy_origins=policy.origins)

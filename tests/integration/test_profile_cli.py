@@ -212,8 +212,9 @@ def test_policy_show_reports_each_value_and_its_source(tmp_path: Path) -> None:
     policy.write_text('{"idle_timeout_minutes": 2, "keyring_allowed": false}')
     shown = Salus(tmp_path / "p").json("policy", "show", extra_env={"SALUS_POLICY_FILE": str(policy)})
     assert shown["policy_file"] == str(policy)
-    assert shown["settings"]["idle_timeout_minutes"] == {"value": 2, "source": "policy"}
-    assert shown["settings"]["allow_plain"] == {"value": False, "source": "default"}
+    assert shown["policy_sources"] == [str(policy)]
+    assert shown["settings"]["idle_timeout_minutes"] == {"value": 2, "source": "policy", "origin": str(policy)}
+    assert shown["settings"]["allow_plain"] == {"value": False, "source": "default", "origin": "default"}
 
 
 def test_invalid_policy_stops_every_command_with_the_key_named(tmp_path: Path) -> None:
