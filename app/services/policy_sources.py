@@ -1,8 +1,10 @@
 """The places IT puts managed policy on each platform, and the order in which they count (DESIGN.md §10).
 
 Precedence, highest first; keys are merged one by one, so a lower place may still set what a higher one leaves out:
-- `SALUS_POLICY_FILE` set: that file alone, and it must exist. It replaces every platform place, so that tests and
-  scripted deployments never read the host's policy.
+- `SALUS_POLICY_FILE` set: that file alone, and it must exist. It stands in for the platform places, so that tests
+  and scripted deployments never depend on the host, but only where IT has installed no managed policy: any user
+  can set an environment variable, so where a platform place holds policy, naming another file stops start-up
+  instead of quietly replacing what IT enforces.
 - Windows: the registry key `HKLM\\SOFTWARE\\Policies\\Salus` (Group Policy, written by the ADMX template), then
   `%ProgramData%\\Salus\\policy.json`. Group Policy wins because it is what the domain enforces and re-applies.
 - macOS: the computer's managed preferences `/Library/Managed Preferences/org.salus.client.plist` (a device
@@ -130,9 +132,14 @@ def platform_readers(
     platform: str, env: Mapping[str, str], user: str, places: Places = PLATFORM_PLACES
 ) -> list[Reader]:
     """The places to read on `platform`, highest precedence first."""
+    managed = _managed_readers(platform, env, user, places)
     override = env.get(POLICY_FILE_VARIABLE)
     if override:
-        return [lambda: _required(Path(override))]
+        return [lambda: _override(Path(override), managed)]
+    return managed
+
+
+def _managed_readers(platform: str, env: Mapping[str, str], user: str, places: Places) -> list[Reader]:
     if platform == "win32":
         program_data = Path(env.get("PROGRAMDATA", r"C:\ProgramData"))
         return [
@@ -167,6 +174,16 @@ def _protected(path: Path, admin_uid: int) -> Path:
         mode = stat.filemode(info.st_mode)
         raise PolicyError(f"The policy file {path} can be changed by other users ({mode}): run chmod go-w on it.")
     return path
+
+
+def _override(path: Path, managed: list[Reader]) -> PolicyLayer:
+    for read in managed:
+        if (layer := read()) is not None:
+            raise PolicyError(
+                f"{POLICY_FILE_VARIABLE} names {path}, but your organisation's policy at {layer.origin} is in force "
+                f"and cannot be replaced; unset {POLICY_FILE_VARIABLE}."
+            )
+    return _required(path)
 
 
 def _required(path: Path) -> PolicyLayer:

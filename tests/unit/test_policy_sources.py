@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -180,15 +181,25 @@ def test_no_policy_anywhere_is_an_empty_policy(places: Places) -> None:
         assert (policy.values, policy.sources, policy.primary) == ({}, (), None)
 
 
-def test_salus_policy_file_alone_replaces_every_platform_place(tmp_path: Path, places: Places) -> None:
-    computer, _ = mac_plists(places)
-    write_plist(computer, {"allow_plain": True, "idle_timeout_minutes": 2})
-    write_json(places.linux_file, {"allow_plain": True})
+def test_salus_policy_file_stands_in_where_no_managed_policy_is_installed(tmp_path: Path, places: Places) -> None:
     override = write_json(tmp_path / "test-policy.json", {"idle_timeout_minutes": 7})
     for platform in ("linux", "darwin"):
         policy = load_policy(platform, {"SALUS_POLICY_FILE": str(override)}, USER, places)
         assert policy.values == {"idle_timeout_minutes": 7}
         assert policy.sources == (str(override),)
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_salus_policy_file_cannot_replace_a_managed_policy(tmp_path: Path, places: Places, platform: str) -> None:
+    # Any user can set an environment variable; if it could replace IT's policy, "allow_plain": false would be a
+    # suggestion. Start-up stops and names the policy in force.
+    computer, _ = mac_plists(places)
+    write_plist(computer, {"allow_plain": False})
+    managed = write_json(places.linux_file, {"allow_plain": False})
+    override = write_json(tmp_path / "looser.json", {"allow_plain": True})
+    in_force = str(managed) if platform == "linux" else str(computer)
+    with pytest.raises(PolicyError, match=f"policy at {re.escape(in_force)} is in force"):
+        load_policy(platform, {"SALUS_POLICY_FILE": str(override)}, USER, places)
 
 
 def test_salus_policy_file_that_does_not_exist_is_an_error(tmp_path: Path, places: Places) -> None:
