@@ -15,6 +15,8 @@ from app.discovery import DnsResolver
 from app.discovery.autoconfig import Discovery, discover_servers
 from app.services.planning import discovery_config
 
+__all__ = ["Discovery", "discovery_document", "discovery_text", "suggest_servers", "suggest_servers_now"]
+
 
 async def suggest_servers(address: str, settings: Settings) -> Discovery:
     return await discover_servers(address, DnsResolver(discovery_config(settings)))
