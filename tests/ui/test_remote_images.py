@@ -20,6 +20,7 @@ from app.core.models import MessageRowId
 from app.services.profile import unlock
 from app.services.remote_content import RemoteScope
 from app.ui.models.messages import Column
+from app.ui.windows.actions import Act
 from app.ui.windows.main_window import MainWindow
 from tests.ui.conftest import WindowFactory
 from tests.ui.support import PASSPHRASE, html_message, make_profile, run
@@ -91,6 +92,9 @@ def test_load_for_this_message_fetches_exactly_its_images_and_nothing_else(
     assert window.reader.browser.blocked_loads == 0  # the viewer asked only for the images it was given
     assert "[image: chart]" not in window.reader.browser.toPlainText()
     assert not bar.load_button.isVisible()
+    window.actions_by_name[Act.PLAIN_TEXT].trigger()  # shown again: the images come from memory, not the network
+    qtbot.wait(200)
+    assert len(tracker.requests) == 2 and "[image: chart]" not in window.reader.browser.toPlainText()
     (loaded,) = [e for e in audit_entries(profile) if e[0] == "remote_content.loaded"]
     assert loaded[1] == "Local/INBOX/1"
     assert loaded[2] == {"message": 1, "sender": "lab@clinic.example", "scope": "message", "images": 2,

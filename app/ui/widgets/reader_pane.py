@@ -60,6 +60,7 @@ class ReaderPane(QStackedWidget):
         self.setAccessibleName("Reading pane")
         self.shown: RenderedMessage | None = None
         self._loading: RemoteScope | None = None
+        self._loaded: LoadedImages | None = None  # the images fetched for the message on display, if any
         self._placeholder = QLabel("Select a message to read it.")
         self._placeholder.setEnabled(False)
         self._placeholder.setAccessibleName("No message selected")
@@ -128,6 +129,8 @@ class ReaderPane(QStackedWidget):
         return self.attachments_box
 
     def show_message(self, rendered: RenderedMessage, *, prefer_plain: bool = False) -> None:
+        if self._loaded is not None and self._loaded.message_id != rendered.opened.id:
+            self._loaded = None
         self.shown = rendered
         message = rendered.opened.message
         self.subject.setText(message.subject or "(no subject)")
@@ -159,7 +162,9 @@ class ReaderPane(QStackedWidget):
                 images, rendered.html.blocked - images, allowed=remote.policy_allows, sender_known=bool(remote.sender)
             )
             self.browser.setHtml(rendered.html.markup)
-            if images and remote.policy_allows and remote.sender_allowed:
+            if self._loaded is not None and self._loaded.message_id == rendered.opened.id:
+                self.show_remote_images(self._loaded)  # shown again (plain text toggled): no second fetch
+            elif images and remote.policy_allows and remote.sender_allowed:
                 self._on_remote_load_requested(RemoteScope.SENDER_RULE)
         else:
             self.remote.show_text("")
@@ -170,6 +175,7 @@ class ReaderPane(QStackedWidget):
         shown = self.shown
         if shown is None or shown.html is None or shown.opened.id != loaded.message_id:
             return
+        self._loaded = loaded
         images: dict[int, QImage] = {}
         failures = list(loaded.failures)
         for number, fetched in loaded.images:
@@ -202,6 +208,7 @@ class ReaderPane(QStackedWidget):
 
     def clear(self) -> None:
         self.shown = None
+        self._loaded = None
         self.browser.clear()
         self.attachments.set_attachments(())
         for label in (self.subject, self.sender_name, self.sender_address, self.recipients, self.date):
