@@ -12,14 +12,15 @@ Why plans. SQLite's planner, given `m.id IN (SELECT rowid FROM messages_fts ...)
 word's hits: one primary-key lookup (one decrypted page read) per hit, then a sort. That is right for a rare
 word and ruinous for a common one: "potassium after:2023-01-01" on a 100,000-message vault looked up all 100,000
 messages (about 200 ms). So:
-1. The date range becomes a row-id range (one scan of the covering date index), and FTS5 is asked for the
-   highest-rowid hits in it, at most `_CANDIDATES` (it reads its doclists backwards and stops).
-2. Fewer than that: every hit is in hand; look them up by row id (`look up every hit`).
+1. FTS5 is asked for the highest-rowid hits, at most `_CANDIDATES` (it reads its doclists backwards and stops).
+2. Fewer than that: every hit is in hand; look them up by row id ("look up every hit").
 3. Otherwise the word is common. If `limit` of those hits pass the date filter, the `limit`-th newest date among
-   them is a floor no wanted hit is older than; the floor narrows the row range again. When sync stored mail
-   roughly in date order (the usual case) the narrowed range lies inside the hits already in hand.
+   them is a floor no wanted hit is older than. The date range, narrowed by the floor, becomes a row-id range
+   (a scan of the covering date index); when sync stored mail roughly in date order (the usual case) that range
+   lies inside the hits already in hand ("walk dates over the newest hits").
 4. The date index is walked from the newest end, each entry tested against the hits (those in hand, or FTS5's
-   within the row range, which SQLite builds once with a Bloom filter), stopping at `limit`.
+   within the row range, which SQLite builds once with a Bloom filter: "walk dates over the index"), stopping
+   at `limit`.
 """
 
 from __future__ import annotations
@@ -75,21 +76,20 @@ def search_filter(vault: Vault, query: SearchQuery, limit: int) -> Filter:
     if not query.terms:
         return Filter(_PLAIN_SOURCE, where, params)
     expression, dates = fts_expression(query), params[1:]
+    newest = _newest_stored_hits(vault, expression)
+    if len(newest) < _CANDIDATES:
+        # Every hit is in hand: look them up by row id, without asking the index again.
+        return Filter(_PLAIN_SOURCE, where.replace(_MATCH_ALL, _IN_LIST, 1), (json.dumps(newest), *dates))
     since = _iso(query.since) if query.since is not None else None
     until = _iso(query.until) if query.until is not None else None
+    floor = _date_floor(vault, where, newest[:limit], dates, limit) or _date_floor(vault, where, newest, dates, limit)
+    since = max(filter(None, (since, floor)), default=None)
     low, high = _row_range(vault, since, until)
-    newest = _newest_stored_hits(vault, expression, low, high)
-    if len(newest) < _CANDIDATES:
-        # Every hit in the date range is in hand: look them up by row id, without asking the index again.
-        return Filter(_PLAIN_SOURCE, where.replace(_MATCH_ALL, _IN_LIST, 1), (json.dumps(newest), *dates))
-    floor = _date_floor(vault, where, newest, dates, limit)
-    if floor is not None and (since is None or floor > since):
-        since, (low, _) = floor, _row_range(vault, floor, until)
     bounds = tuple(v for v in (since, until) if v is not None)
     in_range = [c for c, v in (("m.date >= ?", since), ("m.date < ?", until)) if v is not None]
     if low >= newest[-1]:
         # Every hit from row `low` up is among the newest stored ones, which are in hand.
-        wanted = json.dumps([i for i in newest if i >= low])
+        wanted = json.dumps([i for i in newest if low <= i <= high])
         return Filter(_BY_DATE_SOURCE, " AND ".join([_IN_LIST, *in_range]), (wanted, *bounds))
     return Filter(_BY_DATE_SOURCE, " AND ".join([_MATCH_ROWS, *in_range]), (expression, low, high, *bounds))
 
@@ -104,20 +104,22 @@ def _row_range(vault: Vault, since: str | None, until: str | None) -> tuple[int,
     return (0, -1) if low is None else (int(low), int(high))
 
 
-def _newest_stored_hits(vault: Vault, expression: str, low: int, high: int) -> list[int]:
-    """The row ids of up to `_CANDIDATES` hits in [low, high], highest first: FTS5 reads its doclists backwards
-    from `high` and stops."""
-    sql = f"SELECT rowid FROM messages_fts WHERE {_FTS_ROWS} ORDER BY rowid DESC LIMIT ?"  # noqa: S608
-    return [int(row[0]) for row in vault.execute(sql, (expression, low, high, _CANDIDATES)).fetchall()]
+def _newest_stored_hits(vault: Vault, expression: str) -> list[int]:
+    """The row ids of up to `_CANDIDATES` hits, highest first: FTS5 reads its doclists backwards and stops."""
+    sql = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    return [int(row[0]) for row in vault.execute(sql, (expression, _CANDIDATES)).fetchall()]
 
 
 def _date_floor(vault: Vault, where: str, newest: list[int], dates: tuple[object, ...], limit: int) -> str | None:
-    """A date no wanted hit is older than, learned from the newest stored hits.
+    """A date no wanted hit is older than, learned from some of the newest stored hits.
 
     If `limit` of those hits pass the date filter, the `limit`-th newest date among them is a floor: at least
     `limit` wanted hits are that new, so the answer holds nothing older. When sync stores mail roughly in date
-    order (the usual case) the floor is close to the newest message, and the walk is short.
+    order (the usual case) the floor is close to the newest message, and the walk is short. The caller asks
+    with the first `limit` hits before all of them: each hit costs a row lookup.
     """
+    if len(newest) < limit:
+        return None
     among = where.replace(_MATCH_ALL, _IN_LIST, 1)
     sql = f"SELECT m.date FROM messages m WHERE {among} ORDER BY m.date DESC, m.id DESC LIMIT 1 OFFSET ?"  # noqa: S608
     row = vault.execute(sql, (json.dumps(newest), *dates, limit - 1)).fetchone()
@@ -128,7 +130,6 @@ _MATCH_ALL = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?
 _LAST_ROW = 2**63 - 1  # SQLite's largest rowid
 _IN_LIST = "m.id IN (SELECT value FROM json_each(?))"
 # FTS5 seeks to rowid bounds in every doclist, so hits outside them are never read.
-_FTS_ROWS = "messages_fts MATCH ? AND rowid BETWEEN ? AND ?"
 _MATCH_ROWS = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid BETWEEN ? AND ?)"
 
 
