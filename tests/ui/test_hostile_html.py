@@ -6,6 +6,7 @@ window; the count must stay at zero.
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 import zlib
@@ -160,6 +161,17 @@ def test_the_sanitiser_leaves_no_reference_to_load(name: str) -> None:
     for forbidden in ("src=", "url(", "<link", "<iframe", "<frame", "<script", "<style", "<object", "<embed",
                       "<video", "<audio", "<svg", "<base", "<meta", "<form", "<input", "background=", "srcset",
                       "poster=", "fetch("):  # fmt: skip
+        assert forbidden not in markup, f"{forbidden} survived in {name}"
+
+
+@pytest.mark.parametrize("name", list(hostile_pages("http://127.0.0.1:9")))
+def test_loading_every_remote_image_adds_only_salus_image_sources(name: str) -> None:
+    safe = sanitise_html(hostile_pages("http://127.0.0.1:9")[name])
+    markup = safe.showing(frozenset(range(len(safe.remote_images)))).lower()
+    assert len(re.findall(r"\bsrc=", markup)) == len(re.findall(r'\bsrc="salus-image:\d+"', markup))
+    assert len(re.findall(r'src="salus-image:', markup)) == len(safe.remote_images)
+    assert all(url.startswith("http://127.0.0.1:9/") for url in safe.remote_images)
+    for forbidden in ("url(", "<link", "<iframe", "<script", "<style", "background=", "srcset", "127.0.0.1", "slot."):
         assert forbidden not in markup, f"{forbidden} survived in {name}"
 
 
