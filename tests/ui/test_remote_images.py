@@ -84,6 +84,8 @@ def test_load_for_this_message_fetches_exactly_its_images_and_nothing_else(
     assert tracker.requests == []  # nothing before asking
     assert bar.text.startswith("Remote images blocked (2).")
     assert bar.load_button.isVisible() and bar.always_button.isVisible()
+    for button in (bar.load_button, bar.always_button, bar.forget_button):
+        assert button.accessibleName() and not button.shortcut().isEmpty()
     QTest.mouseClick(bar.load_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bar.text.startswith("Remote images loaded (2)"), timeout=15_000)
     window.reader.browser.viewport().repaint()
