@@ -28,7 +28,7 @@ from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, U
 from app.core.settings import Effective, Source
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
-from app.services import accounts, demo, keys, mailbox, opening, planning
+from app.services import account_discovery, accounts, demo, keys, mailbox, opening, planning
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
 from app.services import send as sending
@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--ca-file", type=Path, help="PEM file of an extra CA to trust for this account")
     add.add_argument("--address", default="", help="the sender address, when the user name is not it")
     account.add_parser("list", parents=[common], help="list accounts")
+    discover = account.add_parser("discover", parents=[common], help="suggest server settings for an address")
+    discover.add_argument("address", help="the email address of the account to set up")
 
     sync = sub.add_parser("sync", parents=[common], help="fetch new mail and changes from the server")
     sync.add_argument("--account")
@@ -273,6 +275,12 @@ def _cmd_account_list(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     _emit(args, {"accounts": rows}, "\n".join(f"{r['name']}\t{r['user']}\t{r['imap']}" for r in rows))
     return ExitCode.OK
+
+
+def _cmd_account_discover(args: argparse.Namespace) -> int:
+    found = account_discovery.suggest_servers_now(args.address, args.settings)
+    _emit(args, account_discovery.discovery_document(found), account_discovery.discovery_text(found))
+    return ExitCode.OK if found.suggestion is not None else ExitCode.ERROR
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -654,6 +662,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("profile", "create"): _cmd_profile_create,
     ("account", "add"): _cmd_account_add,
     ("account", "list"): _cmd_account_list,
+    ("account", "discover"): _cmd_account_discover,
     ("sync", None): _cmd_sync,
     ("stats", None): _cmd_stats,
     ("search", None): _cmd_search,

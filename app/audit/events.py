@@ -24,5 +24,8 @@ class AuditEvent(StrEnum):
     SETTINGS_CHANGED = "settings.changed"
     POLICY_CHANGED = "policy.changed"
     KEY_IMPORTED = "key.imported"
+    REMOTE_CONTENT_LOADED = "remote_content.loaded"
+    REMOTE_SENDER_ALLOWED = "remote_content.sender_allowed"
+    REMOTE_SENDER_FORGOTTEN = "remote_content.sender_forgotten"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"

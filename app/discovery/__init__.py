@@ -6,6 +6,8 @@ return failures as data; nothing here maps results onto `app.policy` types (the 
 
 from __future__ import annotations
 
+from app.discovery.autoconfig import Discovery, ServerSettings, SettingsSource, discover_servers
+from app.discovery.autoconfig_xml import MAX_CONFIG_BYTES, ConfigInvalid, OfferedServer, parse_client_config
 from app.discovery.config import DiscoveryConfig, Nameserver, parse_nameserver
 from app.discovery.dane import DaneResult, DaneStatus, lookup_dane
 from app.discovery.http import DiscoveryError, HostNotFound, HttpFetchError, HttpResponse, ResponseParser, https_get
@@ -28,6 +30,8 @@ from app.discovery.resolver import (
     AddressAnswer,
     DnsResolver,
     MxAnswer,
+    SrvAnswer,
+    SrvRecord,
     TlsaAnswer,
     TlsaRecord,
     TxtAnswer,
@@ -36,11 +40,14 @@ from app.discovery.resolver import (
 from app.discovery.wkd import WkdResult, lookup_wkd
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
     "MAX_POLICY_BYTES",
     "POLICY_PATH",
     "AddressAnswer",
+    "ConfigInvalid",
     "DaneResult",
     "DaneStatus",
+    "Discovery",
     "DiscoveryConfig",
     "DiscoveryError",
     "DnsResolver",
@@ -51,8 +58,13 @@ __all__ = [
     "MtaStsResult",
     "MxAnswer",
     "Nameserver",
+    "OfferedServer",
     "PolicyInvalid",
     "ResponseParser",
+    "ServerSettings",
+    "SettingsSource",
+    "SrvAnswer",
+    "SrvRecord",
     "StsMode",
     "TlsaAnswer",
     "TlsaRecord",
@@ -60,12 +72,14 @@ __all__ = [
     "WkdResult",
     "all_mx_match",
     "ascii_domain",
+    "discover_servers",
     "fetch_policy",
     "https_get",
     "lookup_dane",
     "lookup_mta_sts",
     "lookup_wkd",
     "mx_matches",
+    "parse_client_config",
     "parse_nameserver",
     "parse_policy",
     "parse_sts_record",

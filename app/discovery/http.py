@@ -327,3 +327,8 @@ def _tls_context(ca_pem: str) -> ssl.SSLContext:
         except (ssl.SSLError, ValueError) as exc:
             raise HttpFetchError("the configured CA certificates for discovery cannot be used") from exc
     return context
+
+
+def client_tls_context(ca_pem: str) -> ssl.SSLContext:
+    """The verifying client context every HTTPS fetch of Salus uses (shared with `web_image`)."""
+    return _tls_context(ca_pem)

@@ -84,6 +84,26 @@ class AddressAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class SrvRecord:
+    """One SRV record (RFC 2782). `target == ""` is the root name ".": the service is decidedly not offered."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SrvAnswer:
+    """SRV records in the order to try them: lowest priority first, then the highest weight (RFC 2782 weighs
+    at random; a suggestion shown to a person should not change between two looks, so the order is fixed)."""
+
+    records: tuple[SrvRecord, ...]
+    authenticated: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Raw:
     rrset: dns.rrset.RRset | None
     authenticated: bool
@@ -124,6 +144,14 @@ class DnsResolver:
             return TlsaAnswer((), raw.authenticated, raw.error)
         records = tuple(sorted(TlsaRecord(rd.usage, rd.selector, rd.mtype, rd.cert.hex()) for rd in raw.rrset))
         return TlsaAnswer(records, raw.authenticated)
+
+    async def srv(self, name: str) -> SrvAnswer:
+        raw = await self._query(name, dns.rdatatype.SRV)
+        if raw.rrset is None:
+            return SrvAnswer((), raw.authenticated, raw.error)
+        records = [SrvRecord(rd.priority, rd.weight, rd.port, _host(rd.target)) for rd in raw.rrset]
+        records.sort(key=lambda r: (r.priority, -r.weight, r.target, r.port))
+        return SrvAnswer(tuple(records), raw.authenticated)
 
     async def address(self, host: str) -> AddressAnswer:
         v4, v6 = await asyncio.gather(self._query(host, dns.rdatatype.A), self._query(host, dns.rdatatype.AAAA))

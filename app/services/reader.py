@@ -35,7 +35,7 @@ from app.mime.parse import ParsedMessage
 from app.mime.protected import encrypted_payload
 from app.mime.structure import DEFAULT_LIMITS, walk
 from app.mime.transfer import decode_transfer, normalise_cte
-from app.services import opening
+from app.services import opening, remote_content
 from app.services.accounts import AccountSettings, add_account
 from app.services.engine import Engine
 from app.services.harvest import after_store
@@ -205,6 +205,22 @@ class Reader:
         raw = browse.raw_message(self._session.vault, message_id)
         self._session.audit.record(AuditEvent.MESSAGE_READ, utc_now(), target=_target(location))
         return location, raw
+
+    @property
+    def remote_content_allowed(self) -> bool:
+        return remote_content.policy_allows(self._settings)
+
+    async def remote_sender_allowed(self, sender: str) -> bool:
+        return await self._db(remote_content.sender_allowed, self._session, self._settings, sender)
+
+    async def load_remote_images(
+        self, message_id: MessageRowId, sender: str, urls: tuple[str, ...], scope: remote_content.RemoteScope
+    ) -> remote_content.LoadedImages:
+        session = self._session
+        return await remote_content.load_images(self._engine, session, self._settings, message_id, sender, urls, scope)
+
+    async def forget_remote_sender(self, sender: str) -> bool:
+        return await self._db(remote_content.forget_sender, self._session, sender)
 
     async def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> list[MessageSummary]:
         return await self._set_flag(ids, SEEN, seen)

@@ -2,8 +2,9 @@
 
 Rules:
 - A page is one query, never one query per row. Pages are read by keyset (the sort value and row id of the
-  last row already shown), so page 500 of a 100,000-message folder costs what page 1 costs when the order is
-  backed by an index (date is: `messages_by_folder_date`), and one bounded top-N sort otherwise.
+  last row already shown), so page 500 of a 100,000-message folder costs what page 1 costs: every order is
+  backed by an index whose key is exactly the sort expression (`messages_by_folder_date`, and migration 9's
+  `messages_by_folder_sender` / `messages_by_folder_subject` with their NOCASE collation).
 - Every order ends with the row id, so equal sort values still give one total order and no row is shown
   twice or skipped between pages.
 - Writes run in one transaction each and report exactly the rows they changed, so the window can refresh
@@ -22,7 +23,7 @@ from enum import StrEnum
 from app.core.errors import StoreError
 from app.core.models import AccountId, FolderId, MessageRowId
 from app.core.query import SearchQuery
-from app.store.search import fts_expression
+from app.store.search import NEWEST_FIRST, search_filter
 from app.store.vault import Vault
 
 
@@ -162,32 +163,10 @@ def summaries(vault: Vault, ids: Sequence[MessageRowId]) -> list[MessageSummary]
 
 
 def search(vault: Vault, query: SearchQuery, limit: int) -> list[MessageSummary]:
-    """Up to `limit` matching messages from every folder, newest first.
-
-    With words and no date range, the index picks the `limit` most recently stored matches itself (FTS5 walks
-    its doclists backwards by rowid), so a word found in 95% of a 100,000-message vault costs what a rare one
-    does. Rowids grow as sync stores mail, so these are the most recently received matches.
-    """
-    if query.terms and query.since is None and query.until is None:
-        sql = (
-            f"SELECT {_SUMMARY_COLUMNS} FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts "  # noqa: S608
-            "WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) ORDER BY m.date DESC, m.id DESC"
-        )
-        return [_summary(row) for row in vault.execute(sql, (fts_expression(query), limit)).fetchall()]
-    clauses: list[str] = []
-    params: list[object] = []
-    if query.terms:
-        clauses.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
-        params.append(fts_expression(query))
-    if query.since is not None:
-        clauses.append("m.date >= ?")
-        params.append(query.since.isoformat(timespec="seconds"))
-    if query.until is not None:
-        clauses.append("m.date < ?")
-        params.append(query.until.isoformat(timespec="seconds"))
-    where = " AND ".join(clauses) or "1"
-    sql = f"SELECT {_SUMMARY_COLUMNS} FROM messages m WHERE {where} ORDER BY m.date DESC, m.id DESC LIMIT ?"  # noqa: S608
-    return [_summary(row) for row in vault.execute(sql, (*params, limit)).fetchall()]
+    """Up to `limit` matching messages from every folder, newest first (see `app.store.search` for the plan)."""
+    chosen = search_filter(vault, query, limit)
+    sql = f"SELECT {_SUMMARY_COLUMNS} FROM {chosen.source} WHERE {chosen.where}{NEWEST_FIRST}"  # noqa: S608
+    return [_summary(row) for row in vault.execute(sql, (*chosen.params, limit)).fetchall()]
 
 
 def locations(vault: Vault, ids: Sequence[MessageRowId]) -> list[MessageLocation]:

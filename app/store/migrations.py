@@ -257,4 +257,25 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        9,
+        "Indexes for sorting a folder by sender or subject, and the senders whose remote images may load.",
+        """
+        -- The keys repeat browse.py's sort expressions exactly (including COLLATE NOCASE), so a sorted page and
+        -- the next one are an index seek plus `limit` steps instead of a sort of the whole folder; the row id is
+        -- the implicit last key, which is browse.py's tie-break.
+        CREATE INDEX messages_by_folder_sender ON messages (folder_id, sender COLLATE NOCASE);
+        CREATE INDEX messages_by_folder_subject ON messages (folder_id, subject COLLATE NOCASE);
+
+        -- Senders whose messages may load remote images without asking each time (the reader's "Always for
+        -- this sender"). `address` is the lower-cased addr-spec; deleting the row revokes the choice.
+        CREATE TABLE remote_content_senders (
+            address     TEXT PRIMARY KEY,
+            allowed_at  TEXT NOT NULL
+        ) STRICT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

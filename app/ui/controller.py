@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.models import FolderId, MessageRowId, SyncCounts
 from app.services.reader import OpenedMessage, Reader
+from app.services.remote_content import RemoteScope
 from app.store.browse import MessageSummary, Order, Page, PageCursor
 from app.ui.bridge import Bridge, Ticket
 from app.ui.html_safety import SafeHtml, sanitise_html
@@ -28,11 +29,21 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteState:
+    """What the reader may offer about the message's remote images."""
+
+    policy_allows: bool = False
+    sender: str = ""  # the From addr-spec, lower case ("" when there is none)
+    sender_allowed: bool = False  # the user chose "always" for this sender, and policy still allows it
+
+
+@dataclass(frozen=True, slots=True)
 class RenderedMessage:
     """An opened message with its HTML body already made safe (on the engine thread, not the GUI's)."""
 
     opened: OpenedMessage
     html: SafeHtml | None
+    remote: RemoteState = RemoteState()
 
 
 class MailController(QObject):
@@ -50,6 +61,9 @@ class MailController(QObject):
     attachment_exported = Signal(str, bool)  # path, opened
     error_reported = Signal(str)
     notice_reported = Signal(str)
+    remote_images_loaded = Signal(object)  # LoadedImages
+    remote_images_failed = Signal(int, str)  # message id, why
+    remote_sender_forgotten = Signal(str, bool)  # address, whether there was a choice to forget
 
     def __init__(self, bridge: Bridge, reader: Reader, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +93,20 @@ class MailController(QObject):
         if self._open is not None:
             self._open.cancel()  # the user moved on: only the last selection is worth showing
         self._open = self._submit(_render(self.reader, message_id), self.message_opened.emit)
+
+    def load_remote_images(self, rendered: RenderedMessage, scope: RemoteScope) -> None:
+        urls = rendered.html.remote_images if rendered.html is not None else ()
+        message_id = rendered.opened.id
+        self._bridge.submit(
+            self.reader.load_remote_images(message_id, rendered.remote.sender, urls, scope),
+            self.remote_images_loaded.emit,
+            lambda reason: self.remote_images_failed.emit(message_id, reason),
+        )
+
+    def forget_remote_sender(self, address: str) -> None:
+        self._submit(
+            self.reader.forget_remote_sender(address), lambda had: self.remote_sender_forgotten.emit(address, had)
+        )
 
     def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> None:
         self._submit(self.reader.set_seen(list(ids), seen), lambda rows: self._on_reader_seen_written(rows, seen))
@@ -166,4 +194,8 @@ async def _render(reader: Reader, message_id: MessageRowId) -> RenderedMessage:
     html = opened.message.html
     # nh3 is fast, but a hostile message can hold megabytes of markup: keep even that off the engine loop.
     safe = await asyncio.to_thread(sanitise_html, html) if html else None
-    return RenderedMessage(opened, safe)
+    sender = opened.message.sender[0].addr.strip().lower() if opened.message.sender else ""
+    remote = RemoteState(reader.remote_content_allowed, sender)
+    if safe is not None and safe.remote_images and remote.policy_allows and sender:
+        remote = RemoteState(True, sender, await reader.remote_sender_allowed(sender))
+    return RenderedMessage(opened, safe, remote)

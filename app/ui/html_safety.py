@@ -12,6 +12,10 @@ Rules:
   targets are removed, leaving the link text inert. Each remaining link shows its real target beside its text,
   so "Your bank" cannot hide where it leads.
 - Counting: `blocked` is the number of image sources and loading styles removed, for the reader's banner.
+- Remote images on request: the http(s) address of each `<img>` is kept aside (`remote_images`), never in the
+  markup. `showing(loaded)` puts back, for the images whose bytes the user asked to load, an `<img>` whose source
+  is `salus-image:N`, which only `SafeTextBrowser` answers, from memory. Styles, frames and scripts stay out
+  whatever the user chooses.
 """
 
 from __future__ import annotations
@@ -74,16 +78,36 @@ _TARGET_STYLE = "color:#6b7280; font-size:small"
 MAX_TARGET_CHARS = 80
 
 
+IMAGE_SCHEME = "salus-image"
+# Inside `template` only: where the remote image number N stood. The host is reserved (RFC 6761 §6.4), so even a
+# bug that let it through could fetch nothing; `showing` replaces every one of them.
+_SLOT = "https://slot.salus.invalid/"
+_SLOT_SRC = re.compile(r'\bsrc="https://slot\.salus\.invalid/(\d+)"')
+
+
 @dataclass(frozen=True, slots=True)
 class SafeHtml:
     markup: str
     blocked: int  # image sources and styles that would load something, removed
+    remote_images: tuple[str, ...] = ()  # http(s) image addresses, in document order
+    template: str = ""  # the sanitised markup with a slot for each remote image, before placeholders
+
+    def showing(self, loaded: frozenset[int]) -> str:
+        """The markup with the remote images numbered in `loaded` shown (as `salus-image:N`)."""
+        if not loaded:
+            return self.markup
+        return _render(self.template, loaded)
 
 
 def sanitise_html(markup: str) -> SafeHtml:
     blocked = [0]
+    remote: list[str] = []
 
     def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src" and _link_scheme(value) in ("http", "https"):
+            remote.append(value.strip())
+            blocked[0] += 1
+            return f"{_SLOT}{len(remote) - 1}"
         kept = _filter_attribute(tag, attribute, value)
         if kept is None and ((tag == "img" and attribute == "src") or attribute == "style"):
             blocked[0] += 1
@@ -101,7 +125,20 @@ def sanitise_html(markup: str) -> SafeHtml:
         filter_style_properties=set(_STYLE_PROPERTIES),
         url_relative="deny",
     )
-    return SafeHtml(_show_link_targets(_IMG.sub(_image_placeholder, clean)), blocked[0])
+    return SafeHtml(_render(clean, frozenset()), blocked[0], tuple(remote), clean)
+
+
+def _render(template: str, loaded: frozenset[int]) -> str:
+    return _show_link_targets(_IMG.sub(lambda match: _image(match, loaded), template))
+
+
+def _image(match: re.Match[str], loaded: frozenset[int]) -> str:
+    slot = _SLOT_SRC.search(match.group(1))
+    if slot is None or int(slot.group(1)) not in loaded:
+        return _image_placeholder(match)
+    # Only alt, width and height survived the sanitiser besides the slot; they are kept as nh3 escaped them.
+    kept = _SLOT_SRC.sub("", match.group(1))
+    return f'<img src="{IMAGE_SCHEME}:{slot.group(1)}"{kept}>'
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:

@@ -6,7 +6,10 @@ window; the count must stay at zero.
 
 from __future__ import annotations
 
+import re
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,8 +25,23 @@ from tests.ui.conftest import WindowFactory
 from tests.ui.support import PASSPHRASE, html_message, make_profile, plain_message
 
 
+def png_pixel() -> bytes:
+    """A valid 1x1 PNG (RFC 2083), so that an image the user asked for really decodes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
 class Tracker:
-    """An HTTP server on loopback that only counts what it is asked for."""
+    """An HTTP server on loopback that counts what it is asked for, and answers every request with an image."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
@@ -33,9 +51,12 @@ class Tracker:
             def do_GET(self) -> None:
                 tracker.requests.append(self.path)
                 self.send_response(200)
-                self.send_header("Content-Type", "image/gif")
+                body = png_pixel()
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+                self.wfile.write(body)
 
             do_POST = do_GET
 
@@ -112,7 +133,9 @@ def test_the_reader_says_how_much_remote_content_it_blocked(
     window = make_window(make_profile(tmp_path / "p", {"INBOX": [html_message("pixels", page)]}), PASSPHRASE)
     window.message_view.setCurrentIndex(window.messages.index(0, Column.SUBJECT))
     qtbot.waitUntil(lambda: window.reader.shown is not None, timeout=15_000)
-    assert "blocked 2 images or styles" in window.reader.remote.text
+    assert window.reader.remote.text.startswith("Remote images blocked (2).")
+    assert "disabled by your organisation" in window.reader.remote.text  # the default policy
+    assert not window.reader.remote.load_button.isVisible()
     assert "[image]" in window.reader.browser.toPlainText()
     assert tracker.requests == []
 
@@ -138,6 +161,17 @@ def test_the_sanitiser_leaves_no_reference_to_load(name: str) -> None:
     for forbidden in ("src=", "url(", "<link", "<iframe", "<frame", "<script", "<style", "<object", "<embed",
                       "<video", "<audio", "<svg", "<base", "<meta", "<form", "<input", "background=", "srcset",
                       "poster=", "fetch("):  # fmt: skip
+        assert forbidden not in markup, f"{forbidden} survived in {name}"
+
+
+@pytest.mark.parametrize("name", list(hostile_pages("http://127.0.0.1:9")))
+def test_loading_every_remote_image_adds_only_salus_image_sources(name: str) -> None:
+    safe = sanitise_html(hostile_pages("http://127.0.0.1:9")[name])
+    markup = safe.showing(frozenset(range(len(safe.remote_images)))).lower()
+    assert len(re.findall(r"\bsrc=", markup)) == len(re.findall(r'\bsrc="salus-image:\d+"', markup))
+    assert len(re.findall(r'src="salus-image:', markup)) == len(safe.remote_images)
+    assert all(url.startswith("http://127.0.0.1:9/") for url in safe.remote_images)
+    for forbidden in ("url(", "<link", "<iframe", "<script", "<style", "background=", "srcset", "127.0.0.1", "slot."):
         assert forbidden not in markup, f"{forbidden} survived in {name}"
 
 

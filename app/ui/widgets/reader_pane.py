@@ -7,6 +7,8 @@ Rules:
   different address is called out.
 - Encryption and signature state come only from the verification verdict (`app.ui.security_text`), never
   from what the message says about itself.
+- Remote images are shown only from bytes the engine fetched on the user's request (`show_remote_images`),
+  and only for the message they were fetched for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QImage
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -27,11 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.mime.parse import Address, Attachment
+from app.services.remote_content import LoadedImages, RemoteScope
 from app.ui.controller import RenderedMessage
 from app.ui.formatting import long_date
 from app.ui.models.attachments import AttachmentListModel
 from app.ui.security_text import Level, security_text
 from app.ui.widgets.banner import Banner, BannerKind
+from app.ui.widgets.remote_bar import RemoteContentBar
 from app.ui.widgets.safe_browser import SafeTextBrowser
 
 _BANNER_KINDS = {
@@ -48,11 +52,15 @@ class ReaderPane(QStackedWidget):
     attachment_open_requested = Signal(object)  # Attachment
     link_activated = Signal(QUrl)
     link_hovered = Signal(str)
+    remote_images_requested = Signal(object, object)  # RenderedMessage, RemoteScope
+    remote_sender_forget_requested = Signal(str)  # the sender's address
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Reading pane")
         self.shown: RenderedMessage | None = None
+        self._loading: RemoteScope | None = None
+        self._loaded: LoadedImages | None = None  # the images fetched for the message on display, if any
         self._placeholder = QLabel("Select a message to read it.")
         self._placeholder.setEnabled(False)
         self._placeholder.setAccessibleName("No message selected")
@@ -79,7 +87,9 @@ class ReaderPane(QStackedWidget):
         self.recipients = _label("Recipients", selectable=True)
         self.date = _label("Date")
         self.impersonation = Banner(BannerKind.WARNING, "Warning about the sender's name")
-        self.remote = Banner(BannerKind.INFO, "Blocked remote content")
+        self.remote = RemoteContentBar()
+        self.remote.load_requested.connect(self._on_remote_load_requested)
+        self.remote.forget_requested.connect(self._on_remote_forget_requested)
         self.problems = Banner(BannerKind.WARNING, "Problems with this message")
         self.security = Banner(BannerKind.INFO, "Encryption and signature")
         self.browser = SafeTextBrowser()
@@ -119,6 +129,8 @@ class ReaderPane(QStackedWidget):
         return self.attachments_box
 
     def show_message(self, rendered: RenderedMessage, *, prefer_plain: bool = False) -> None:
+        if self._loaded is not None and self._loaded.message_id != rendered.opened.id:
+            self._loaded = None
         self.shown = rendered
         message = rendered.opened.message
         self.subject.setText(message.subject or "(no subject)")
@@ -144,14 +156,59 @@ class ReaderPane(QStackedWidget):
         message = rendered.opened.message
         self.browser.clear()
         if rendered.html is not None and not (prefer_plain and message.text.strip()):
-            self.remote.show_text(_blocked_text(rendered.html.blocked))
+            images = len(rendered.html.remote_images)
+            remote = rendered.remote
+            self.remote.show_blocked(
+                images, rendered.html.blocked - images, allowed=remote.policy_allows, sender_known=bool(remote.sender)
+            )
             self.browser.setHtml(rendered.html.markup)
+            if self._loaded is not None and self._loaded.message_id == rendered.opened.id:
+                self.show_remote_images(self._loaded)  # shown again (plain text toggled): no second fetch
+            elif images and remote.policy_allows and remote.sender_allowed:
+                self._on_remote_load_requested(RemoteScope.SENDER_RULE)
         else:
             self.remote.show_text("")
             self.browser.setPlainText(message.text)
 
+    def show_remote_images(self, loaded: LoadedImages) -> None:
+        """Shows the images fetched for the message on display; a late answer for another message is dropped."""
+        shown = self.shown
+        if shown is None or shown.html is None or shown.opened.id != loaded.message_id:
+            return
+        self._loaded = loaded
+        images: dict[int, QImage] = {}
+        failures = list(loaded.failures)
+        for number, fetched in loaded.images:
+            image = QImage.fromData(fetched.data)
+            if image.isNull():
+                failures.append(f"the {fetched.media_type} data could not be decoded")
+            else:
+                images[number] = image
+        self.browser.show_images(shown.html.showing(frozenset(images)), images)
+        self.remote.show_loaded(len(images), tuple(failures), by_sender_rule=self._loading is RemoteScope.SENDER_RULE)
+
+    def remote_images_failed(self, message_id: int, reason: str) -> None:
+        if self.shown is not None and self.shown.opened.id == message_id:
+            self.remote.show_text(f"Remote images were not loaded: {reason}")
+
+    def remote_sender_forgotten(self, address: str, _had_choice: bool) -> None:
+        if self.shown is not None and self.shown.remote.sender == address:
+            self.remote.show_loaded_forgotten()
+
+    def _on_remote_load_requested(self, scope: RemoteScope) -> None:
+        if self.shown is None or self.shown.html is None:
+            return
+        self._loading = scope
+        self.remote.show_loading(len(self.shown.html.remote_images))
+        self.remote_images_requested.emit(self.shown, scope)
+
+    def _on_remote_forget_requested(self) -> None:
+        if self.shown is not None and self.shown.remote.sender:
+            self.remote_sender_forget_requested.emit(self.shown.remote.sender)
+
     def clear(self) -> None:
         self.shown = None
+        self._loaded = None
         self.browser.clear()
         self.attachments.set_attachments(())
         for label in (self.subject, self.sender_name, self.sender_address, self.recipients, self.date):
@@ -207,10 +264,3 @@ def _impersonation(sender: tuple[Address, ...]) -> str:
         if claimed and claimed != {address.addr.lower()}:
             return f"The sender's name looks like an email address, but this message was sent from <{address.addr}>."
     return ""
-
-
-def _blocked_text(blocked: int) -> str:
-    if not blocked:
-        return ""
-    things = "1 image or style" if blocked == 1 else f"{blocked} images or styles"
-    return f"Salus blocked {things} that would load content from the internet. Remote content is never loaded."

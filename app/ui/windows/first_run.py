@@ -3,13 +3,16 @@
 Creating the profile (key derivation, vault, audit chain) runs on the engine thread when the user presses
 Finish; the wizard stays open and says why if it fails, so nothing typed is lost.
 
-Server settings are not looked up yet (Thunderbird autoconfig and RFC 6186 SRV records belong to
-`app.discovery`); the wizard proposes `imap.<domain>` and `smtp.<domain>` with implicit TLS (RFC 8314) and the
-user corrects them.
+Server settings: while the address is typed the wizard proposes `imap.<domain>` and `smtp.<domain>` with implicit
+TLS (RFC 8314). When the user leaves the address field, the domain's published settings (Thunderbird autoconfig,
+RFC 6186 SRV records; `app.services.account_discovery`) are looked up on the engine thread and, when found,
+replace the guess; a line under the fields says where they came from. The user can edit every field; a result
+for an address no longer in the field, or arriving after the user changed a server field, is not applied.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import Endpoint, Security
 from app.core.settings import Settings
+from app.services.account_discovery import Discovery, suggest_servers
 from app.services.accounts import AccountSettings
 from app.services.reader import CreatedProfile, create_reader
 from app.ui.bridge import Bridge
@@ -87,6 +91,8 @@ class ProfilePage(QWizardPage):
 
 
 class AccountPage(QWizardPage):
+    discovery_requested = Signal(str)  # the address whose published server settings should be looked up
+
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Add your mail account")
@@ -97,17 +103,30 @@ class AccountPage(QWizardPage):
         self.name = _line("Account name", "Work")
         self.email = _line("Email address")
         self.email.textEdited.connect(self._on_email_text_edited)
+        self.email.editingFinished.connect(self._on_email_editing_finished)
+        self.username = _line("User name for the servers (empty: the email address)")
         self.password = _line("Account password", password=True)
         self.imap_host, self.imap_port, self.imap_security = _server("IMAP", 993)
         self.smtp_host, self.smtp_port, self.smtp_security = _server("SMTP", 465)
+        self.servers_source = QLabel()
+        self.servers_source.setTextFormat(Qt.TextFormat.PlainText)
+        self.servers_source.setWordWrap(True)
+        self.servers_source.setAccessibleName("Where the server settings came from")
         self.ca_file = _line("Extra CA certificate file (optional)")
         self.error = _error_label()
+        self._looked_up = ""
+        self._servers_edited = False
+        # A server name the user typed is theirs: a lookup that answers later does not overwrite it.
+        for widget in (self.imap_host, self.smtp_host, self.username):
+            widget.textEdited.connect(self._on_server_field_edited)
         form = QFormLayout(self)
         form.addRow(self.enabled)
         for label, widget in (("Account &name:", self.name), ("&Email:", self.email), ("Pass&word:", self.password)):
             form.addRow(label, widget)
         form.addRow("&IMAP server:", _row(self.imap_host, self.imap_port, self.imap_security))
         form.addRow("&SMTP server:", _row(self.smtp_host, self.smtp_port, self.smtp_security))
+        form.addRow("&User name:", self.username)
+        form.addRow(self.servers_source)
         form.addRow("Private &CA (PEM):", self.ca_file)
         form.addRow(self.error)
 
@@ -116,6 +135,52 @@ class AccountPage(QWizardPage):
         if domain:
             self.imap_host.setText(f"imap.{domain}")
             self.smtp_host.setText(f"smtp.{domain}")
+            self.servers_source.setText("Guessed from the address; the domain's published settings are looked up "
+                                        "when you leave the field.")  # fmt: skip
+        self._servers_edited = False
+
+    def _on_email_editing_finished(self) -> None:
+        address = self.email.text().strip()
+        if "@" not in address or address == self._looked_up:
+            return
+        self._looked_up = address
+        self.servers_source.setText(f"Looking up the server settings published for {address.rpartition('@')[2]}…")
+        self.discovery_requested.emit(address)
+
+    def _on_server_field_edited(self) -> None:
+        self._servers_edited = True
+
+    def apply_discovery(self, found: Discovery) -> None:
+        """Fills the server fields from a lookup, unless it is stale or the user has taken over the fields."""
+        if found.address != self.email.text().strip():
+            return
+        suggestion = found.suggestion
+        if suggestion is not None and self._servers_edited:
+            self.servers_source.setText(
+                f"Settings are published at {suggestion.origin}, but you changed the fields, so they stay as you "
+                "typed them."
+            )
+            return
+        if suggestion is None:
+            self.servers_source.setText(
+                "This domain publishes no server settings; the fields are a guess. Your provider can tell you the "
+                "right ones."
+            )
+            return
+        for endpoint, (host, port, security) in (
+            (suggestion.imap, (self.imap_host, self.imap_port, self.imap_security)),
+            (suggestion.smtp, (self.smtp_host, self.smtp_port, self.smtp_security)),
+        ):
+            if endpoint is not None:
+                host.setText(endpoint.host)
+                port.setValue(endpoint.port)
+                security.setCurrentIndex(security.findData(endpoint.security.value))
+        self.username.setText("" if suggestion.username == found.address else suggestion.username)
+        self.servers_source.setText(f"Filled in from {suggestion.origin}. Check them; you can change any field.")
+
+    def discovery_failed(self, address: str, message: str) -> None:
+        if address == self.email.text().strip():
+            self.servers_source.setText(f"The published server settings could not be looked up: {message}")
 
     def settings(self) -> AccountSettings | None:
         if not self.enabled.isChecked():
@@ -125,7 +190,7 @@ class AccountPage(QWizardPage):
             name=self.name.text().strip(),
             imap=Endpoint(self.imap_host.text().strip(), self.imap_port.value(), _security(self.imap_security)),
             smtp=Endpoint(self.smtp_host.text().strip(), self.smtp_port.value(), _security(self.smtp_security)),
-            username=self.email.text().strip(),
+            username=self.username.text().strip() or self.email.text().strip(),
             ca_file=Path(ca).expanduser() if ca else None,
         )
 
@@ -168,6 +233,13 @@ class FirstRunWizard(QWizard):
         self.addPage(self.profile_page)
         self.addPage(self.account_page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Create profile")
+        self.account_page.discovery_requested.connect(self._on_account_page_discovery_requested)
+
+    def _on_account_page_discovery_requested(self, address: str) -> None:
+        page = self.account_page
+        self._bridge.submit(
+            suggest_servers(address, self._settings), page.apply_discovery, partial(page.discovery_failed, address)
+        )
 
     def accept(self) -> None:
         if self.result_profile is not None:

@@ -166,6 +166,11 @@ class MainWindow(QMainWindow):
         self.search_field.returnPressed.connect(self._on_search_field_return_pressed)
         self.search_field.textChanged.connect(self._on_search_field_text_changed)
         self.reader.link_hovered.connect(lambda url: self.statusBar().showMessage(url))
+        self.reader.remote_images_requested.connect(c.load_remote_images)
+        self.reader.remote_sender_forget_requested.connect(c.forget_remote_sender)
+        c.remote_images_loaded.connect(self.reader.show_remote_images)
+        c.remote_images_failed.connect(self.reader.remote_images_failed)
+        c.remote_sender_forgotten.connect(self.reader.remote_sender_forgotten)
         self.sync_status.cancel_button.clicked.connect(c.cancel_sync)
         handlers = {
             Act.SYNC: c.start_sync,
