@@ -52,16 +52,19 @@ def _walk(root: Path, directory: Path, lines: list[str], components: list[str], 
     for path in sorted(directory.iterdir(), key=lambda p: (p.is_dir(), p.name.lower())):
         relative = path.relative_to(root).as_posix()
         if path.is_dir():
-            lines.append(f"{pad}<Directory Id={quoteattr(wix_id('d', f'{group}/{relative}'))} Name={quoteattr(path.name)}>")
+            lines.append(
+                f"{pad}<Directory Id={quoteattr(wix_id('d', f'{group}/{relative}'))} Name={quoteattr(path.name)}>"
+            )
             _walk(root, path, lines, components, group, depth + 1)
             lines.append(f"{pad}</Directory>")
         elif path.name.lower() not in SKIP:
             component = wix_id("c", f"{group}/{relative}")
             components.append(component)
+            file_id = wix_id("f", f"{group}/{relative}")
+            source = quoteattr(str(path.resolve()))
             lines.append(
                 f'{pad}<Component Id="{component}" Bitness="always64">'
-                f'<File Id="{wix_id("f", f"{group}/{relative}")}" Source={quoteattr(str(path.resolve()))} KeyPath="yes" />'
-                "</Component>"
+                f'<File Id="{file_id}" Source={source} KeyPath="yes" /></Component>'
             )
 
 
