@@ -34,7 +34,7 @@ make_key() {
   gpg --homedir "$gnupg" --batch --quiet --passphrase '' --quick-gen-key 'Smoke Test <smoke@example.org>' ed25519 sign never \
     2>/dev/null
   gpg --homedir "$gnupg" --batch --armor --export smoke@example.org > "$scratch/smoke.asc"
-  gpg --homedir "$gnupg" --batch --with-colons --list-keys smoke@example.org | awk -F: '$1 == "fpr" { print $10; exit }'
+  gpg --homedir "$gnupg" --batch --with-colons --list-keys smoke@example.org 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }'
   gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true
 }
 

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 python=${SALUS_PYTHON:-$root/.venv/bin/python}
 version=$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
-identifier=org.salus.Salus
+identifier=org.salus.client  # the bundle id, also the managed-preferences domain of the policy
 app=$root/dist/Salus.app
 echo "build: Salus $version for macOS" >&2
 
