@@ -5,6 +5,8 @@
 #   - `salus --demo --exit-when-ready` opens the real window offscreen on a fresh demo profile and says "ready";
 #   - a new profile can be created (SQLCipher, Argon2id), an OpenPGP key imported through the system's gpg
 #     (python-gnupg in the bundle), and the audit chain verified;
+#   - (the bundle, where Dovecot is installed) a real IMAP sync over TLS and a search
+#     (tests/support/frozen_sync_check.py);
 # and for the package, that it depends on gnupg and that its policy example is a policy Salus accepts.
 # Exits non-zero at the first failure. Nothing is written outside a temporary directory it removes.
 set -euo pipefail
@@ -72,6 +74,13 @@ fingerprint=$(make_key)
 [[ $fingerprint =~ ^[0-9A-F]{40}$ ]] || fail "could not make a test key with the system's gpg"
 
 check_salus "$root/dist/salus/salus" bundle
+# A real sync over TLS through the frozen program (its spawned parse worker included) needs Dovecot, which
+# scripts/bootstrap installs for the test suite; elsewhere (the GitHub installer job) it is skipped, and says so.
+if [[ -x /usr/sbin/dovecot ]]; then
+  "$python" -m tests.support.frozen_sync_check "$root/dist/salus/salus" || fail "bundle: sync through the frozen program"
+else
+  echo "smoke: no Dovecot here: the frozen sync check is skipped" >&2
+fi
 
 depends=$(dpkg-deb -f "$deb" Depends)
 [[ $depends == *"gnupg"* ]] || fail "the package does not depend on gnupg: $depends"
@@ -81,6 +90,8 @@ dpkg -x "$deb" "$unpacked"
 link=$(readlink "$unpacked/usr/bin/salus")
 [[ $link == /opt/salus/salus ]] || fail "/usr/bin/salus points to '$link'"
 [[ -f $unpacked/usr/share/applications/salus.desktop ]] || fail "no .desktop file"
+[[ -f $unpacked/opt/salus/_internal/resources/portal/index.html ]] || fail "resources/ is not in the bundle"
+[[ -f $unpacked/usr/share/doc/salus/it-guide.md ]] || fail "the IT guide is not in the package"
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$unpacked/usr/share/applications/salus.desktop" || fail "the .desktop file is invalid"
 fi
