@@ -2,8 +2,8 @@
 # Builds the Linux installer: the PyInstaller onedir bundle (dist/salus/), then a Debian package
 # (dist/salus_<version>_<arch>.deb) from it with dpkg-deb. Run from anywhere; paths are relative to the repository.
 #
-#   packaging/linux/build.sh            build both (measured on 2 shared cores: about 40 s for PyInstaller and
-#                                       15 s for the .deb)
+#   packaging/linux/build.sh            build both (measured on 2 cores shared with other builds: 35-40 s for
+#                                       PyInstaller, 15-60 s for the .deb; 204 MB bundle, 82 MB .deb)
 #   SALUS_PYTHON=/path/python ...       use another Python that has Salus and PyInstaller installed
 #
 # The package lays out:
@@ -12,7 +12,7 @@
 #   /usr/share/applications/salus.desktop
 #   /etc/salus/                  where IT puts policy.json (DESIGN.md §10); policy.example.json beside it lists
 #                                every key at its default and is a conffile, never read by Salus
-#   /usr/share/doc/salus/        copyright, the IT guide
+#   /usr/share/doc/salus/        copyright, the IT guide, the policy schema and examples (resources/policy)
 # Profiles are per user (~/.local/share/salus) and are never touched by installing or removing the package.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,6 +42,11 @@ install -m 0644 packaging/linux/salus.desktop "$stage/usr/share/applications/sal
 install -m 0644 LICENSE "$stage/usr/share/doc/salus/copyright"
 install -m 0644 docs/it-guide.md "$stage/usr/share/doc/salus/it-guide.md"
 install -m 0755 packaging/linux/postinst packaging/linux/postrm "$stage/DEBIAN/"
+# The policy schema and examples (resources/policy), for IT to start a /etc/salus/policy.json from.
+if [[ -d resources/policy ]]; then
+  cp -R resources/policy "$stage/usr/share/doc/salus/policy"
+  chmod -R u=rwX,go=rX "$stage/usr/share/doc/salus/policy"
+fi
 
 # The example lists every managed key at its default, produced by the bundle itself so it always matches the
 # schema it was built with. It is named .example so that installing the package never imposes a policy.
