@@ -87,6 +87,12 @@ depends=$(dpkg-deb -f "$deb" Depends)
 [[ $(dpkg-deb -f "$deb" Version) == "$version" ]] || fail "the package version is not $version"
 unpacked=$scratch/root
 dpkg -x "$deb" "$unpacked"
+# The maintainer scripts would change this machine's /etc, so they are only parsed here, not run.
+dpkg-deb -e "$deb" "$scratch/control"
+for script in postinst postrm; do
+  sh -n "$scratch/control/$script" || fail "$script does not parse"
+done
+grep -qx /etc/salus/policy.example.json "$scratch/control/conffiles" || fail "the policy example is not a conffile"
 link=$(readlink "$unpacked/usr/bin/salus")
 [[ $link == /opt/salus/salus ]] || fail "/usr/bin/salus points to '$link'"
 [[ -f $unpacked/usr/share/applications/salus.desktop ]] || fail "no .desktop file"

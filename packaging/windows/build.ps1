@@ -6,7 +6,7 @@
 # installs as a local dotnet tool if it is missing:
 #     dotnet tool install --global wix --version 4.0.5
 #
-#   powershell -ExecutionPolicy Bypass -File packaging\windows\build.ps1
+#   pwsh -ExecutionPolicy Bypass -File packaging\windows\build.ps1      (PowerShell 7)
 #
 # Signing (not done here): `signtool sign /fd SHA256 /tr <timestamp URL> /td SHA256 /f <cert> dist\salus\*.exe`
 # before `wix build`, and the MSI after; see docs/it-guide.md.
@@ -24,7 +24,7 @@ Write-Host "build: salus $version for Windows x64"
 if ($LASTEXITCODE -ne 0) { throw 'PyInstaller failed' }
 
 # The bundle must answer before it is packaged.
-$said = & dist\salus\salus.exe --version
+$said = & .\dist\salus\salus.exe --version
 if ($said -ne "salus $version") { throw "The bundle says '$said', expected 'salus $version'" }
 
 & $python packaging\windows\harvest.py dist\salus packaging\windows\policy build\wix

@@ -1,7 +1,7 @@
 # Smoke-tests what build.ps1 produced, the way IT deploys it: the bundle answers, the MSI installs silently
 # per machine, the installed salus.exe opens the demo window offscreen, the policy templates and the locked-down
 # %ProgramData%\Salus are there, and a silent uninstall removes the program (and leaves users' profiles alone).
-# Must run elevated (msiexec per-machine); the GitHub Windows runners are.
+# Must run elevated (msiexec per-machine) in PowerShell 7 (pwsh); the GitHub Windows runners are.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $root = Resolve-Path (Join-Path $PSScriptRoot '..\..')
@@ -11,7 +11,8 @@ $version = & $python -c "import tomllib; print(tomllib.load(open('pyproject.toml
 $msi = Resolve-Path "dist\Salus-$version-x64.msi"
 
 function Invoke-Salus([string]$exe, [string[]]$arguments) {
-    $scratch = Join-Path $env:RUNNER_TEMP ("salus-smoke-" + [guid]::NewGuid())
+    $base = if ($env:RUNNER_TEMP) { $env:RUNNER_TEMP } else { $env:TEMP }
+    $scratch = Join-Path $base ("salus-smoke-" + [guid]::NewGuid())
     New-Item -ItemType Directory $scratch | Out-Null
     $env:QT_QPA_PLATFORM = 'offscreen'
     $env:XDG_DATA_HOME = $scratch   # the demo profile goes here, not into the runner's profile
