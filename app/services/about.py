@@ -10,16 +10,25 @@ Rules:
 from __future__ import annotations
 
 import platform
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from app.services.policy import policy_path
+from app.core.errors import AppError
+from app.services.policy import current_settings
 
 DISTRIBUTION = "salus"
 LICENCE = "MIT"
 _PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+# Where IT puts managed policy (DESIGN.md §10), as a person reads it out on the phone. Display text only: which
+# places are read, and in which order, is app.services.policy's business.
+_POLICY_PLACES = {
+    "win32": r"HKLM\SOFTWARE\Policies\Salus (Group Policy) or %ProgramData%\Salus\policy.json",
+    "darwin": "managed preferences org.salus.client or /Library/Application Support/Salus/policy.json",
+}
+_POLICY_PLACES_ELSEWHERE = "/etc/salus/policy.json"
 
 
 def version() -> str:
@@ -43,17 +52,24 @@ class AboutFacts:
     licence: str
     python: str
     profile: Path | None  # the open profile, when there is one
-    policy: Path | None  # where managed policy is read from on this platform
-    policy_present: bool
+    policy_in_force: str  # the managed policy place that applies, or why none does
+    policy_places: str  # where IT may put managed policy on this platform
 
 
 def about_facts(profile: Path | None) -> AboutFacts:
-    path = policy_path()
     return AboutFacts(
         version=version(),
         licence=LICENCE,
         python=platform.python_version(),
         profile=profile,
-        policy=path,
-        policy_present=path is not None and path.is_file(),
+        policy_in_force=_policy_in_force(),
+        policy_places=_POLICY_PLACES.get(sys.platform, _POLICY_PLACES_ELSEWHERE),
     )
+
+
+def _policy_in_force() -> str:
+    try:
+        primary = current_settings()[0]
+    except AppError as exc:  # the window started, so this is a policy changed or removed since
+        return str(exc)
+    return str(primary) if primary is not None else "none: defaults and your own settings apply"

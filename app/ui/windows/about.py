@@ -45,16 +45,14 @@ class AboutDialog(QDialog):
 
 
 def _rows(facts: AboutFacts) -> list[tuple[str, str]]:
-    policy = "none on this platform" if facts.policy is None else str(facts.policy)
-    if facts.policy is not None:
-        policy += " (in force)" if facts.policy_present else " (not present: defaults and your settings apply)"
     return [
         ("Version", facts.version),
         ("Licence", facts.licence),
         ("Qt", f"{qVersion()} (PySide6 {pyside_version})"),
         ("Python", facts.python),
         ("Profile", str(facts.profile) if facts.profile is not None else "no profile open"),
-        ("Managed policy", policy),
+        ("Managed policy", facts.policy_in_force),
+        ("Policy places", facts.policy_places),
     ]
 
 
