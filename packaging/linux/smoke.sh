@@ -7,7 +7,8 @@
 #     (python-gnupg in the bundle), and the audit chain verified;
 #   - (the bundle, where Dovecot is installed) a real IMAP sync over TLS and a search
 #     (tests/support/frozen_sync_check.py);
-# and for the package, that it depends on gnupg and that its policy example is a policy Salus accepts.
+# and for the package, that it depends on gnupg, that a GnuPG placed in its install directory is preferred to the
+# system's, and that its policy example is a policy Salus accepts.
 # Exits non-zero at the first failure. Nothing is written outside a temporary directory it removes.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -102,6 +103,21 @@ if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$unpacked/usr/share/applications/salus.desktop" || fail "the .desktop file is invalid"
 fi
 check_salus "$unpacked$link" deb
+
+# A GnuPG shipped in the install directory (<install>/gnupg/bin/gpg, docs/it-guide.md section 7) is preferred to
+# the one on PATH: a gpg there that logs its calls and runs the system's must be the one the program uses.
+bundled_gpg=$unpacked/opt/salus/gnupg/bin
+mkdir -p "$bundled_gpg"
+printf '#!/bin/sh\necho called >> "%s/calls.log"\nexec /usr/bin/gpg "$@"\n' "$bundled_gpg" > "$bundled_gpg/gpg"
+chmod 0755 "$bundled_gpg/gpg"
+ln -s /usr/bin/gpgconf "$bundled_gpg/gpgconf"
+home=$scratch/home-bundled-gpg
+run_salus "$home" env SALUS_PASSPHRASE=smoke-passphrase "$unpacked$link" --profile "$home/profile" profile create >/dev/null \
+  || fail "bundled gpg: profile create"
+run_salus "$home" env SALUS_PASSPHRASE=smoke-passphrase "$unpacked$link" --profile "$home/profile" keys import \
+  "$scratch/smoke.asc" >/dev/null || fail "bundled gpg: keys import"
+grep -q called "$bundled_gpg/calls.log" 2>/dev/null || fail "the GnuPG in the install directory was not used"
+echo "smoke: deb: a GnuPG in the install directory is the one used" >&2
 
 example=$unpacked/etc/salus/policy.example.json
 run_salus "$scratch" env SALUS_POLICY_FILE="$example" "$unpacked$link" policy show --json >/dev/null \
