@@ -18,7 +18,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, U
 from app.core.settings import Effective, Source
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
-from app.services import account_discovery, accounts, demo, keys, mailbox, opening, planning
+from app.services import about, account_discovery, accounts, demo, keys, mailbox, opening, planning
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
 from app.services import send as sending
@@ -56,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="salus", description="Salus, a secure email client for healthcare.", parents=[common])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--demo", action="store_true", help="open the demo profile (created on first use)")
+    parser.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help='with --demo: print "ready" and quit once the window shows the folders (installer smoke tests)',
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     profile = sub.add_parser("profile", help="create a profile").add_subparsers(dest="action", required=True)
@@ -161,21 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.version:
-        print(f"salus {_version()}")
+        print(f"salus {about.version()}")
         return ExitCode.OK
+    if args.exit_when_ready and not args.demo:
+        raise UsageError("--exit-when-ready works only with --demo (another profile would wait for its passphrase).")
     # An invalid managed policy stops every command before it does anything (DESIGN.md §10).
     args.policy_file, args.settings = current_settings()
     if args.demo or args.command is None:
         return _run_gui(args, demo=args.demo)
     handler = _HANDLERS[(args.command, getattr(args, "action", None))]
     return handler(args)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("salus")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 # --- profile and passphrase -------------------------------------------------------------------------------
@@ -603,7 +602,8 @@ def _where(value: Effective) -> str:
 
 def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:
     """`salus` and `salus --demo`: the desktop window, or the text version where there is no display."""
-    missing = _why_no_display()
+    # A window that quits by itself once it is up may run where nobody sees it (the installers' smoke test).
+    missing = "" if args.exit_when_ready else _why_no_display()
     if missing:
         print(f"salus: {missing}, so the window cannot open; showing the text version instead.", file=sys.stderr)
         return _run_demo(args) if demo else _print_usage()
@@ -611,10 +611,17 @@ def _run_gui(args: argparse.Namespace, *, demo: bool) -> int:
         # Imported here and only here, so that every headless command runs without loading Qt.
         from app.ui import app as gui
     except ImportError as exc:
+        if args.exit_when_ready:  # a smoke test must fail here, not pass on the text version
+            raise AppError(f"The window cannot open: {exc}") from exc
         print(f"salus: the window cannot open ({exc}); showing the text version instead.", file=sys.stderr)
         return _run_demo(args) if demo else _print_usage()
     directory = getattr(args, "profile", None) or os.environ.get("SALUS_PROFILE")
-    return gui.run(profile=Path(directory).expanduser() if directory else None, demo=demo, settings=args.settings)
+    return gui.run(
+        profile=Path(directory).expanduser() if directory else None,
+        demo=demo,
+        settings=args.settings,
+        exit_when_ready=args.exit_when_ready,
+    )
 
 
 def _why_no_display() -> str:

@@ -11,6 +11,8 @@ Rules this module keeps:
 - python-gnupg results are checked here and failures raised as CryptoError; nothing above this module sees
   a python-gnupg object. Error messages never quote a user ID or an address.
 - Calls block; the engine runs them in an executor (DESIGN.md §2 rule 5).
+- Which gpg runs is decided in one place, `app.crypto.gpg_locate` (SALUS_GPG, a bundled GnuPG, PATH, the
+  platform's install locations).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import gnupg
 
 from app.core.errors import CryptoError
+from app.crypto.gpg_locate import gpg_path
 
 # Options added to every gpg call. See the module rules for why each is here.
 _SAFE_OPTIONS = (
@@ -101,11 +104,11 @@ class KeyInfo:
 class OpenPgpStore:
     """The OpenPGP public keys of one profile, in one GnuPG home directory."""
 
-    def __init__(self, home: Path, *, gpg_binary: str = "gpg") -> None:
+    def __init__(self, home: Path, *, gpg_binary: str | None = None) -> None:
         self.home = home
-        self._gpg_binary = gpg_binary
+        self._gpg_binary = gpg_binary or gpg_path()
         _make_private_dir(home)
-        self._gpg = _open_gpg(home, gpg_binary)
+        self._gpg = _open_gpg(home, self._gpg_binary)
 
     def import_keys(self, data: bytes) -> tuple[str, ...]:
         """Import public keys (armored or binary); returns the fingerprints GnuPG accepted or already had."""
@@ -138,7 +141,7 @@ class OpenPgpStore:
 
 
 def filter_key_for_address(
-    data: bytes, address: str, *, work_dir: Path | None = None, gpg_binary: str = "gpg"
+    data: bytes, address: str, *, work_dir: Path | None = None, gpg_binary: str | None = None
 ) -> bytes | None:
     """Only the keys in `data` that belong to `address`, cut down to that address, as binary OpenPGP.
 
@@ -152,6 +155,7 @@ def filter_key_for_address(
     The work happens in a temporary GnuPG home (under `work_dir` if given) that is deleted afterwards.
     """
     expression = _uid_filter(address)
+    gpg_binary = gpg_binary or gpg_path()
     with _scratch_home(work_dir) as home:
         gpg = _open_gpg(home, gpg_binary)
         _import(gpg, data)

@@ -37,6 +37,7 @@ from typing import Any
 import gnupg
 
 from app.core.errors import CryptoError
+from app.crypto.gpg_locate import gpg_path
 from app.crypto.openpgp import _SAFE_OPTIONS, KeyInfo, OpenPgpStore, Validity, _checked_fingerprint, same_address
 
 # The isolation options of the public-key store, minus `--no-autostart`: secret-key operations need the agent.
@@ -131,10 +132,11 @@ class OpenPgpOps:
     Salus derives it from the vault's data key (it is not the person's passphrase). Use as a context manager,
     or call `close()`, which stops the profile's gpg-agent."""
 
-    def __init__(self, home: Path, key_passphrase: str, *, gpg_binary: str = "gpg") -> None:
+    def __init__(self, home: Path, key_passphrase: str, *, gpg_binary: str | None = None) -> None:
         if not _PASSPHRASE.fullmatch(key_passphrase):
             raise CryptoError("Cannot use the profile's OpenPGP key: the key passphrase is malformed.")
         self.home = home
+        gpg_binary = gpg_binary or gpg_path()
         self._store = OpenPgpStore(home, gpg_binary=gpg_binary)  # creates the home, private
         self._gpgconf = _sibling(gpg_binary, "gpgconf")
         self._socket = _agent_socket(self._gpgconf, home)

@@ -13,7 +13,7 @@ from app.core.settings import Settings
 from app.services.demo import demo_dir, ensure_demo_profile
 from app.services.engine import Engine
 from app.services.lock import lock_config
-from app.services.reader import CreatedProfile, Reader, unlock_reader
+from app.services.reader import AccountNode, CreatedProfile, Reader, unlock_reader
 from app.ui.bridge import Bridge
 from app.ui.controller import MailController
 from app.ui.lock_screen import WindowLock, attach_lock
@@ -24,12 +24,17 @@ from app.ui.windows.main_window import MainWindow
 from app.ui.windows.unlock_dialog import UnlockDialog
 
 
-def run(*, profile: Path | None, demo: bool, settings: Settings) -> int:
+def run(*, profile: Path | None, demo: bool, settings: Settings, exit_when_ready: bool = False) -> int:
     """The GUI's entry point (`salus`, `salus --demo`); returns the process exit code. `settings` are the
-    effective settings, managed policy applied (the command line has already refused an invalid policy)."""
+    effective settings, managed policy applied (the command line has already refused an invalid policy).
+    With `exit_when_ready` (`salus --demo --exit-when-ready`, the installers' smoke test) the process prints
+    "ready" once the window lists its folders and quits with 0, or prints why it could not start and quits
+    with 1, instead of waiting for a person: nobody may be there to close a window or a message box."""
     app = application()
     bridge = Bridge()
-    startup = Startup(bridge, settings, profile=profile, demo=demo, sync_on_start=True)
+    startup = Startup(bridge, settings, profile=profile, demo=demo, sync_on_start=not exit_when_ready)
+    if exit_when_ready:
+        startup.exit_when_ready()
     startup.begin()
     try:
         return app.exec()
@@ -68,6 +73,21 @@ class Startup(QObject):
         self._sync_on_start = sync_on_start
         self._controller: MailController | None = None
         self.lock: WindowLock | None = None
+        self._unattended = False
+
+    def exit_when_ready(self) -> None:
+        """Quit with 0 after printing "ready" once the main window has listed its folders; report a failure to
+        start on stderr and quit with 1, rather than in a message box that nobody would close."""
+        self._unattended = True
+        self.window_opened.connect(self._on_window_opened_unattended)
+
+    def _on_window_opened_unattended(self, window: MainWindow) -> None:
+        window.controller.folders_loaded.connect(self._on_folders_loaded_unattended)
+
+    def _on_folders_loaded_unattended(self, accounts: tuple[AccountNode, ...]) -> None:
+        if accounts:
+            print("ready", flush=True)
+            QApplication.exit(0)
 
     def begin(self) -> None:
         if self._demo:
@@ -138,6 +158,10 @@ class Startup(QObject):
             self.dialog.error.show()
 
     def _on_start_failed(self, message: str) -> None:
+        if self._unattended:
+            print(f"salus: Salus cannot start: {message}", file=sys.stderr, flush=True)
+            QApplication.exit(1)
+            return
         QMessageBox.critical(None, "Salus cannot start", message)
         QApplication.quit()
 

@@ -59,7 +59,7 @@ def test_with_a_display_salus_opens_the_window(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SALUS_PROFILE", "/nowhere/profile")
     from app.ui import app as gui
 
-    def fake_run(*, profile: Path | None, demo: bool, settings: object) -> int:
+    def fake_run(*, profile: Path | None, demo: bool, settings: object, exit_when_ready: bool = False) -> int:
         opened.append((profile, demo))
         return 0
 

@@ -38,6 +38,7 @@ from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.reader_pane import ReaderPane
 from app.ui.widgets.sender_delegate import SenderDelegate
 from app.ui.widgets.sync_status import SyncStatus
+from app.ui.windows.about import add_help_menu
 from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
 from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name = build_actions(self)
         self._build_layout()
         self._build_menus_and_toolbar()
+        self.about_action = add_help_menu(self, controller.reader.profile_dir)
         self._connect()
         self.leaving = LeavingTheVault(self, controller, self.reader, self.dialogs, exports or default_exports())
         self.leaving.status_changed.connect(self.status_text.setText)
