@@ -44,8 +44,9 @@ class EscalatedMessage:
 
 
 async def escalate(
-    session: Session, settings: Settings, mime: bytes, recipient: str, sender: Address, send_id: str, now: datetime
-) -> EscalatedMessage:
+    session: Session, settings: Settings, mime: bytes, recipient: str, sender: Address, send_id: str, now: datetime,
+    content_id: str = "",
+) -> EscalatedMessage:  # fmt: skip
     reply_key = ReplyKey.generate()
     sealed = seal_message(mime, reply_key.public_point)
     expires = now + timedelta(days=settings["portal_link_expiry_days"])
@@ -58,7 +59,7 @@ async def escalate(
         k1=sealed.k1, expires_at=receipt.expires_at, method=meta.method, mail_message_id=notice_id, now=now,
     )  # fmt: skip
     record = PortalRecord(receipt.message_id, send_id, notice_id, recipient, receipt.sender_token,
-                          reply_key.private_pkcs8, receipt.expires_at, "uploaded")  # fmt: skip
+                          reply_key.private_pkcs8, receipt.expires_at, "uploaded", content_id)  # fmt: skip
     return EscalatedMessage(record, notice_bytes(facts))
 
 
