@@ -28,7 +28,7 @@ from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, U
 from app.core.settings import Settings
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
-from app.services import accounts, demo, keys, mailbox, opening, planning, portal_replies
+from app.services import accounts, demo, keys, mailbox, opening, planning, portal_desk, portal_replies
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
 from app.services import send as sending
@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     portal.add_parser("status", parents=[common], help="delivered, opened, replied, expired or revoked")
     portal.add_parser("fetch", parents=[common], help="fetch, decrypt and store the replies to portal messages")
+    reissue = portal.add_parser("reissue", parents=[common], help="send a revoked or expired message again")
+    reissue.add_argument("portal_id", help='the id shown by `portal status` (after "--" if it starts with "-")')
     revoke = portal.add_parser("revoke", parents=[common], help="withdraw a portal message")
     revoke.add_argument("portal_id", help='the id shown by `portal status` (after "--" if it starts with "-")')
 
@@ -593,6 +595,17 @@ def _cmd_portal_revoke(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_portal_reissue(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        done = portal_desk.run_reissue(session, args.settings, args.portal_id)
+    notice = done.notice
+    document = {"reissued": done.old, "portal_id": done.new, "notice": {"state": notice.state, "error": notice.error}}
+    _emit(args, document, f"Re-issued {done.old} as {done.new}; notice {notice.state}")
+    if notice.state != "submitted":
+        print(f"salus: the new notice is {notice.state}: {notice.error}", file=sys.stderr)
+    return ExitCode.OK if notice.state == "submitted" else ExitCode.ERROR
+
+
 def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
     with _session(args) as session:
         statuses = planning.refresh_domains(session, args.settings, tuple(args.domains))
@@ -695,6 +708,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("portal", "status"): _cmd_portal_status,
     ("portal", "revoke"): _cmd_portal_revoke,
     ("portal", "fetch"): _cmd_portal_fetch,
+    ("portal", "reissue"): _cmd_portal_reissue,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,
     ("keys", "import-identity"): _cmd_keys_import_identity,

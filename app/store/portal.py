@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from app.core.models import AccountId, FolderId
+from app.core.models import AccountId, FolderId, MessageRowId
 from app.store.mail import VAULT_ONLY_PREFIX, MessageRecord, _insert_message
 from app.store.vault import Vault
 
@@ -127,22 +127,6 @@ def supersede(vault: Vault, old: str, successor: PortalRecord, now: datetime, co
         vault.execute("UPDATE portal_messages SET superseded_by = ? WHERE portal_id = ?", (successor.portal_id, old))
 
 
-def marks(vault: Vault, content_message_ids: list[str]) -> dict[str, PortalMark]:
-    """The portal state of each listed Sent copy that carried portal content (others are absent)."""
-    found: dict[str, PortalMark] = {}
-    wanted = [m for m in content_message_ids if m]
-    for start in range(0, len(wanted), 500):  # SQLite's default limit on bound parameters is far above 500
-        chunk = wanted[start : start + 500]
-        rows = vault.execute(
-            "SELECT content_message_id, portal_id, recipient, state, superseded_by FROM portal_messages "  # noqa: S608
-            f"WHERE content_message_id IN ({','.join('?' * len(chunk))}) ORDER BY created_at",
-            chunk,
-        ).fetchall()
-        for cid, pid, recipient, state, successor in rows:
-            found[str(cid)] = PortalMark(str(cid), str(pid), str(recipient), _state(str(state)), bool(successor))
-    return found
-
-
 def fetched_replies(vault: Vault, portal_id: str) -> set[int]:
     rows = vault.execute("SELECT n FROM portal_replies WHERE portal_id = ?", (portal_id,)).fetchall()
     return {int(r[0]) for r in rows}
@@ -205,3 +189,22 @@ def _select(vault: Vault, clause: str, params: tuple[object, ...]) -> list[Porta
         PortalRecord(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), datetime.fromisoformat(r[6]), r[7], r[8], r[9])
         for r in rows
     ]
+
+
+def marks_for_rows(vault: Vault, ids: list[MessageRowId]) -> dict[MessageRowId, PortalMark]:
+    """The portal state of each listed message that is the Sent copy of a portal message. A re-issued message
+    shares its Message-ID with the original, so the newest record wins."""
+    found: dict[MessageRowId, PortalMark] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = vault.execute(
+            "SELECT m.id, p.content_message_id, p.portal_id, p.recipient, p.state, p.superseded_by "  # noqa: S608
+            "FROM messages m JOIN portal_messages p ON p.content_message_id = m.message_id "
+            f"WHERE m.message_id != '' AND m.id IN ({','.join('?' * len(chunk))}) ORDER BY p.created_at",
+            chunk,
+        ).fetchall()
+        for row_id, cid, pid, recipient, state, successor in rows:
+            found[MessageRowId(int(row_id))] = PortalMark(
+                str(cid), str(pid), str(recipient), _state(str(state)), bool(successor)
+            )
+    return found

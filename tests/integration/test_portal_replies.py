@@ -4,12 +4,9 @@ opens with its attachment. Real Dovecot, SMTP server, portal server and SQLCiphe
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,47 +17,21 @@ from app.crypto.portal_keys import reply_key_of, seal_reply
 from tests.support.chromium import CHROMIUM, PHONE, chromium
 from tests.support.dovecot import DovecotServer
 from tests.support.pki import TestCA
-from tests.support.portal_server import UPLOAD_KEY, PortalServer
-from tests.support.salus_cli import Salus
-from tests.support.smtp_server import SmtpServer
+from tests.support.portal_world import World, portal_world
 
 pytestmark = pytest.mark.integration
 
-LINK = re.compile(rb"https://127\.0\.0\.1:\d+/m/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}")
 REPLIES = "Portal replies"
-
-
-@dataclass
-class World:
-    salus: Salus
-    smtp: SmtpServer
-    portal: PortalServer
 
 
 @pytest.fixture(scope="module")
 def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
     base = Path(tempfile.mkdtemp(prefix="ptr", dir="/tmp"))
-    with (
-        SmtpServer(test_ca.issue_server_cert(base / "smtp")) as smtp,
-        PortalServer(base / "portal", test_ca, smtp) as portal,
-    ):
-        (base / "upload.key").write_text(UPLOAD_KEY + "\n")
-        policy = base / "policy.json"
-        policy.write_text(json.dumps({
-            "portal_url": portal.url, "portal_upload_key_file": str(base / "upload.key"),
-            "portal_ca_file": str(test_ca.cert_file), "dns_resolvers": ["127.0.0.1:9"], "discovery_timeout_seconds": 1,
-        }))  # fmt: skip
-        salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(policy)})
-        salus.ok("profile", "create")
-        user = dovecot.new_user("replies")
-        added = salus.run(
-            "account", "add", "work", "--imap", f"{dovecot.host}:{dovecot.imaps_port}", "--smtp",
-            f"127.0.0.1:{smtp.port}", "--user", user.name, "--address", "doctor@clinic.test",
-            "--ca-file", str(test_ca.cert_file), extra_env={"SALUS_ACCOUNT_PASSWORD": user.password},
-        )  # fmt: skip
-        assert added.code == 0, added.stderr
-        yield World(salus, smtp, portal)
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        with portal_world(base, dovecot, test_ca, "replies") as built:
+            yield built
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +40,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA) -> Iterat
         pytest.skip("Debian's chromium is not installed (scripts/bootstrap installs it)")
     with chromium(tmp_path_factory.mktemp("chromium-home"), test_ca) as launched:
         yield launched
-
-
-def _send(world: World, recipient: str, word: str) -> str:
-    """Sends a portal message with `salus send`; returns its portal id."""
-    before = {m["portal_id"] for m in world.salus.json("portal", "status")["messages"]}
-    result = world.salus.run("send", "--json", "--to", recipient, "--subject", f"Results {word}",
-                             "--body", f"Your {word} values are normal.")  # fmt: skip
-    assert result.code == 0, result.stderr
-    (new,) = [m["portal_id"] for m in world.salus.json("portal", "status")["messages"] if m["portal_id"] not in before]
-    return str(new)
-
-
-def _link(world: World, recipient: str) -> str:
-    notice = next(a for a in reversed(world.smtp.accepted) if a.rcpt_tos == [recipient])
-    found = LINK.search(notice.data.replace(b"=\r\n", b""))
-    assert found is not None, "the notice carries no portal link"
-    return found.group(0).decode()
 
 
 def _seal(world: World, portal_id: str, word: str) -> bytes:
@@ -102,11 +56,11 @@ def test_a_reply_sent_from_the_browser_is_fetched_decrypted_searchable_and_shown
     world: World, browser: Browser
 ) -> None:
     recipient = "patient.one@example.org"
-    _send(world, recipient, "gallbladderheron")
+    portal_id = world.send(recipient, "gallbladderheron")
     context = browser.new_context(**PHONE)  # type: ignore[arg-type]
     page = context.new_page()
     try:
-        page.goto(_link(world, recipient))
+        page.goto(world.link(recipient))
         page.get_by_role("button", name="Email me a code").click()
         expect(page.get_by_label("One-time code (6 digits)")).to_be_focused()
         page.get_by_label("One-time code (6 digits)").fill(world.portal.codes(recipient)[-1])
@@ -132,12 +86,13 @@ def test_a_reply_sent_from_the_browser_is_fetched_decrypted_searchable_and_shown
 
     assert world.salus.json("portal", "fetch")["replies"] == 0, "a reply is stored once"
     assert len(world.salus.json("search", "saffronquill")["results"]) == 1
+    assert world.status(portal_id)["status"] == "replied"
     events = world.salus.json("audit", "export", "--format", "json")["entries"]
     assert [e for e in events if e["event"] == "portal.reply" and e["detail"]["ok"]]
 
 
 def test_an_altered_reply_is_refused_and_the_others_are_still_stored(world: World) -> None:
-    portal_id = _send(world, "patient.three@example.org", "tamperfirst")
+    portal_id = world.send("patient.three@example.org", "tamperfirst")
     altered = bytearray(_seal(world, portal_id, "cormorantglyph"))
     altered[-20] ^= 0x01
     world.portal.storage.add_reply(portal_id, world.portal.clock.now(), bytes(altered))
@@ -160,7 +115,7 @@ def test_an_altered_reply_is_refused_and_the_others_are_still_stored(world: Worl
 
 
 def test_sync_fetches_replies_and_keeps_the_vault_only_folder(world: World) -> None:
-    portal_id = _send(world, "patient.four@example.org", "syncfetch")
+    portal_id = world.send("patient.four@example.org", "syncfetch")
     world.portal.storage.add_reply(portal_id, world.portal.clock.now(), _seal(world, portal_id, "ibisquartz"))
     first = world.salus.json("sync")
     assert first["portal"]["replies"] == 1

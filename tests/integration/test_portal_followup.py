@@ -1,0 +1,104 @@
+"""The sender follows portal messages from the client: `salus portal status` reports delivered, opened,
+expired and revoked from the real portal's events and keeps the last state in the vault; `salus portal reissue`
+sends a revoked message again under a fresh key split, id and notice, from the content kept in the vault."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.crypto.portal_keys import open_message
+from tests.support.dovecot import DovecotServer
+from tests.support.pki import TestCA
+from tests.support.portal_server import call, request_code
+from tests.support.portal_world import LINK, World, portal_world
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
+    base = Path(tempfile.mkdtemp(prefix="ptf", dir="/tmp"))
+    try:
+        with portal_world(base, dovecot, test_ca, "followup") as built:
+            yield built
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _open_as_recipient(world: World, link: str, recipient: str) -> bytes:
+    """What the page does: a code by email, verification, the envelope; returns the decrypted message."""
+    found = LINK.search(link.encode())
+    assert found is not None
+    portal_id, k1 = found.group(1).decode(), found.group(2).decode()
+    code = request_code(world.portal, portal_id, recipient)
+    status, _, body = call(world.portal, "POST", f"/api/v1/open/{portal_id}/verify", {"code": code})
+    assert status == 200, body
+    verified = json.loads(body)
+    status, _, envelope = call(world.portal, "GET", f"/api/v1/open/{portal_id}/message", token=verified["access"])
+    assert status == 200
+    return open_message(envelope, _unb64(k1), _unb64(verified["k2"]))
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_status_follows_delivery_and_opening_and_is_kept_in_the_vault(world: World) -> None:
+    recipient = "patient.one@example.org"
+    portal_id = world.send(recipient, "gastroscopy")
+    assert world.status(portal_id)["status"] == "delivered"
+    assert b"gastroscopy" in _open_as_recipient(world, world.link(recipient), recipient)
+    assert world.status(portal_id)["status"] == "opened"
+    (row,) = [m for m in world.salus.json("portal", "status")["messages"] if m["portal_id"] == portal_id]
+    assert row["events"][:2] == ["uploaded", "notice_delivered"] and "opened" in row["events"]
+
+
+def test_a_revoked_message_is_reissued_under_a_new_id_and_key_with_a_new_notice(world: World) -> None:
+    recipient = "patient.two@example.org"
+    old = world.send(recipient, "tachycardiaplover")
+    old_link = world.link(recipient)
+    refused = world.salus.run("portal", "reissue", "--json", "--", old)
+    assert refused.code == 1 and "only a revoked or expired message can be re-issued" in refused.stderr
+
+    world.salus.ok("portal", "revoke", "--", old)
+    assert world.status(old)["status"] == "revoked"
+    reissued = world.salus.run("portal", "reissue", "--json", "--", old)  # an id may start with "-"
+    assert reissued.code == 0, reissued.stderr
+    done = reissued.json()
+    assert done["reissued"] == old and done["portal_id"] != old
+    assert done["notice"]["state"] == "submitted"
+
+    new_link = world.link(recipient)
+    assert new_link != old_link and done["portal_id"] in new_link
+    assert new_link.partition("#")[2] != old_link.partition("#")[2], "a fresh K1"
+    content = _open_as_recipient(world, new_link, recipient)
+    assert b"tachycardiaplover" in content
+    assert b"tachycardiaplover" not in world.portal.stored_bytes()
+    status, _, _ = call(world.portal, "GET", f"/api/v1/open/{old}")
+    assert status == 410, "the old link stays withdrawn"
+
+    assert world.status(old)["superseded_by"] == done["portal_id"]
+    assert world.status(done["portal_id"])["status"] == "opened"
+    again = world.salus.run("portal", "reissue", "--", old)
+    assert again.code == 1 and "already re-issued" in again.stderr
+    events = world.salus.json("audit", "export", "--format", "json")["entries"]
+    (entry,) = [e for e in events if e["event"] == "portal.reissue"]
+    assert entry["target"] == old and entry["detail"]["new"] == done["portal_id"]
+    assert recipient not in json.dumps(entry)
+
+
+def test_an_expired_message_is_reported_expired(world: World) -> None:
+    portal_id = world.send("patient.three@example.org", "expiring")
+    world.portal.clock.advance(timedelta(days=31))
+    try:
+        assert world.status(portal_id)["status"] == "expired"
+    finally:
+        world.portal.clock.offset = timedelta()
