@@ -57,6 +57,14 @@ def test_status_follows_delivery_and_opening_and_is_kept_in_the_vault(world: Wor
     assert world.status(portal_id)["status"] == "delivered"
     assert b"gastroscopy" in _open_as_recipient(world, world.link(recipient), recipient)
     assert world.status(portal_id)["status"] == "opened"
+
+    # With the portal unreachable, the vault still says where the message got to, and why it is not newer.
+    policy = json.loads(Path(world.salus.env["SALUS_POLICY_FILE"]).read_text())
+    gone = Path(world.salus.env["SALUS_POLICY_FILE"]).with_name("gone.json")
+    gone.write_text(json.dumps({**policy, "portal_url": "https://127.0.0.1:9"}))
+    offline = world.salus.run("portal", "status", "--json", extra_env={"SALUS_POLICY_FILE": str(gone)})
+    (kept,) = [m for m in offline.json()["messages"] if m["portal_id"] == portal_id]
+    assert kept["status"] == "opened" and "could not be reached" in kept["error"]
     (row,) = [m for m in world.salus.json("portal", "status")["messages"] if m["portal_id"] == portal_id]
     assert row["events"][:2] == ["uploaded", "notice_delivered"] and "opened" in row["events"]
 
