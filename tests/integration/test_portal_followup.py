@@ -4,7 +4,6 @@ sends a revoked message again under a fresh key split, id and notice, from the c
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import tempfile
@@ -14,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from app.crypto.portal_keys import open_message
 from tests.support.dovecot import DovecotServer
 from tests.support.pki import TestCA
-from tests.support.portal_server import call, request_code
-from tests.support.portal_world import LINK, World, portal_world
+from tests.support.portal_server import call
+from tests.support.portal_world import World, portal_world
 
 pytestmark = pytest.mark.integration
 
@@ -33,29 +31,11 @@ def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _open_as_recipient(world: World, link: str, recipient: str) -> bytes:
-    """What the page does: a code by email, verification, the envelope; returns the decrypted message."""
-    found = LINK.search(link.encode())
-    assert found is not None
-    portal_id, k1 = found.group(1).decode(), found.group(2).decode()
-    code = request_code(world.portal, portal_id, recipient)
-    status, _, body = call(world.portal, "POST", f"/api/v1/open/{portal_id}/verify", {"code": code})
-    assert status == 200, body
-    verified = json.loads(body)
-    status, _, envelope = call(world.portal, "GET", f"/api/v1/open/{portal_id}/message", token=verified["access"])
-    assert status == 200
-    return open_message(envelope, _unb64(k1), _unb64(verified["k2"]))
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def test_status_follows_delivery_and_opening_and_is_kept_in_the_vault(world: World) -> None:
     recipient = "patient.one@example.org"
     portal_id = world.send(recipient, "gastroscopy")
     assert world.status(portal_id)["status"] == "delivered"
-    assert b"gastroscopy" in _open_as_recipient(world, world.link(recipient), recipient)
+    assert b"gastroscopy" in world.open_as_recipient(world.link(recipient), recipient)
     assert world.status(portal_id)["status"] == "opened"
 
     # With the portal unreachable, the vault still says where the message got to, and why it is not newer.
@@ -87,7 +67,7 @@ def test_a_revoked_message_is_reissued_under_a_new_id_and_key_with_a_new_notice(
     new_link = world.link(recipient)
     assert new_link != old_link and done["portal_id"] in new_link
     assert new_link.partition("#")[2] != old_link.partition("#")[2], "a fresh K1"
-    content = _open_as_recipient(world, new_link, recipient)
+    content = world.open_as_recipient(new_link, recipient)
     assert b"tachycardiaplover" in content
     assert b"tachycardiaplover" not in world.portal.stored_bytes()
     status, _, _ = call(world.portal, "GET", f"/api/v1/open/{old}")

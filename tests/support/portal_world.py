@@ -3,6 +3,7 @@ what the portal's client-side integration tests share."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -10,9 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.crypto.portal_keys import open_message
 from tests.support.dovecot import DovecotServer
 from tests.support.pki import TestCA
-from tests.support.portal_server import UPLOAD_KEY, PortalServer
+from tests.support.portal_server import UPLOAD_KEY, PortalServer, call, request_code
 from tests.support.salus_cli import Salus
 from tests.support.smtp_server import SmtpServer
 
@@ -43,6 +45,19 @@ class World:
         assert found is not None, "the notice carries no portal link"
         return found.group(0).decode()
 
+    def open_as_recipient(self, link: str, recipient: str) -> bytes:
+        """What the page does: a code by email, verification, the envelope; returns the decrypted message."""
+        found = LINK.search(link.encode())
+        assert found is not None
+        portal_id, k1 = found.group(1).decode(), found.group(2).decode()
+        code = request_code(self.portal, portal_id, recipient)
+        status, _, body = call(self.portal, "POST", f"/api/v1/open/{portal_id}/verify", {"code": code})
+        assert status == 200, body
+        verified = json.loads(body)
+        status, _, envelope = call(self.portal, "GET", f"/api/v1/open/{portal_id}/message", token=verified["access"])
+        assert status == 200
+        return open_message(envelope, _unb64(k1), _unb64(verified["k2"]))
+
     def status(self, portal_id: str) -> dict[str, object]:
         listed = self.salus.json("portal", "status")["messages"]
         (found,) = [m for m in listed if m["portal_id"] == portal_id]
@@ -71,3 +86,7 @@ def portal_world(base: Path, dovecot: DovecotServer, ca: TestCA, user: str) -> I
         )  # fmt: skip
         assert added.code == 0, added.stderr
         yield World(salus, smtp, portal)
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
