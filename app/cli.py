@@ -589,8 +589,7 @@ def _cmd_portal_fetch(args: argparse.Namespace) -> int:
 
 def _cmd_portal_revoke(args: argparse.Namespace) -> int:
     with _session(args) as session:
-        record = asyncio.run(portal_service.revoke(session, args.settings, args.portal_id))
-        session.audit.record(AuditEvent.PORTAL_REVOKED, utc_now(), target=record.portal_id)
+        record = portal_desk.run_revoke(session, args.settings, args.portal_id)
     _emit(args, {"revoked": record.portal_id}, f"Revoked {record.portal_id}")
     return ExitCode.OK
 

@@ -117,6 +117,15 @@ def run_reissue(session: Session, settings: Settings, portal_id: str) -> Reissue
         engine.shutdown()
 
 
+def run_revoke(session: Session, settings: Settings, portal_id: str) -> PortalRecord:
+    """`revoke` for the command line."""
+    engine = Engine(parse_in_process=False)
+    try:
+        return asyncio.run(revoke(session, settings, engine, portal_id))
+    finally:
+        engine.shutdown()
+
+
 async def _record(session: Session, engine: Engine, portal_id: str) -> PortalRecord:
     record = await engine.db(store.by_id, session.vault, portal_id)
     if record is None:

@@ -27,6 +27,7 @@ from app.core.models import FolderId
 from app.core.settings import Settings
 from app.crypto.portal_keys import open_reply
 from app.mail.imap.session import FetchedMessage
+from app.mime.parse import parse_message
 from app.portal.client import PortalClient, PortalStatus, ReplyRef
 from app.portal.protocol import EventKind, MessageState
 from app.services.engine import Engine
@@ -144,7 +145,7 @@ def reply_message(mime: bytes, uid: int, received: datetime, verified_sender: st
     """The vault's record of a decrypted reply, parsed like a synced message."""
     fetched = FetchedMessage(uid=uid, flags=(), modseq=0, internal_date=received, size=len(mime), raw=mime)
     (message,) = build_records([fetched])
-    claimed = [part.strip().rpartition("<")[2].rstrip(">").lower() for part in message.sender.split(",") if part]
+    claimed = [a.addr.lower() for a in parse_message(mime).sender]
     if claimed != [verified_sender.lower()]:
         note = f"This reply names {message.sender or 'nobody'} as its sender; the portal verified {verified_sender}."
         message = replace(message, problems="\n".join(p for p in (message.problems, note) if p))
