@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from app.crypto.portal_keys import reply_key_of, seal_reply
 from app.store.portal import PortalState
 from app.ui.models.messages import Column
 from app.ui.windows.actions import Act
@@ -20,7 +22,7 @@ from app.ui.windows.main_window import MainWindow
 from tests.support.dovecot import DovecotServer
 from tests.support.pki import TestCA
 from tests.support.portal_server import call
-from tests.support.portal_world import World, portal_world
+from tests.support.portal_world import SENDER, World, portal_world
 from tests.support.salus_cli import PASSPHRASE
 from tests.ui.conftest import WindowFactory
 from tests.ui.test_main_window import select_folder, select_row
@@ -84,3 +86,36 @@ def test_sent_portal_message_shows_its_state_and_is_revoked_and_reissued_from_th
     assert window.messages.portal_mark(0).portal_id == new  # type: ignore[union-attr]
     assert new in world.link(RECIPIENT)
     assert revoke.isEnabled()
+
+
+def test_replies_arrive_with_a_sync_into_a_vault_only_folder_that_reads_but_stays_in_the_vault(
+    world: World, make_window: WindowFactory, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot
+) -> None:
+    recipient = "patient.replier@example.org"
+    portal_id = world.send(recipient, "replywindow")
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = recipient, SENDER, "Re: Results replywindow"
+    reply.set_content("Reply word lapwingmosaic.")
+    world.portal.storage.add_reply(
+        portal_id, world.portal.clock.now(),
+        seal_reply(reply.as_bytes(), reply_key_of(world.portal.storage.envelope(portal_id))),
+    )  # fmt: skip
+    monkeypatch.setenv("SALUS_POLICY_FILE", world.salus.env["SALUS_POLICY_FILE"])
+    window = make_window(world.salus.profile, PASSPHRASE)
+    with qtbot.waitSignal(window.portal.refreshed, timeout=30_000):
+        window.actions_by_name[Act.SYNC].trigger()
+    qtbot.waitUntil(lambda: "Portal replies" in _folder_names(window), timeout=15_000)
+    select_folder(window, qtbot, "Portal replies")
+    (row,) = [r for r in range(window.messages.rowCount()) if "replywindow" in window.messages.summary(r).subject]
+    select_row(window, qtbot, row)
+    assert "lapwingmosaic" in window.reader.shown.opened.message.text  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: window.messages.summary(row).seen, timeout=15_000)  # marked read in the vault only
+
+    window.dialogs.folder = next(n.id for n in window.accounts[0].folders if n.name == "INBOX")  # type: ignore[attr-defined]
+    window.actions_by_name[Act.MOVE].trigger()
+    qtbot.waitUntil(lambda: "exist only in this vault" in window.banner.text, timeout=15_000)
+    assert window.messages.rowCount() > row and "replywindow" in window.messages.summary(row).subject
+
+
+def _folder_names(window: MainWindow) -> list[str]:
+    return [n.name for a in window.accounts for n in a.folders]
