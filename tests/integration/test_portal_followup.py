@@ -83,10 +83,22 @@ def test_a_revoked_message_is_reissued_under_a_new_id_and_key_with_a_new_notice(
     assert recipient not in json.dumps(entry)
 
 
-def test_an_expired_message_is_reported_expired(world: World) -> None:
-    portal_id = world.send("patient.three@example.org", "expiring")
+def test_an_expired_message_is_reported_expired_and_can_be_reissued(world: World) -> None:
+    recipient = "patient.three@example.org"
+    portal_id = world.send(recipient, "expiringgannet")
     world.portal.clock.advance(timedelta(days=31))
     try:
         assert world.status(portal_id)["status"] == "expired"
+        # The portal's clock is a month ahead of the client's, so the new link must outlive that month.
+        longer = Path(world.salus.env["SALUS_POLICY_FILE"]).with_name("longer.json")
+        policy = json.loads(Path(world.salus.env["SALUS_POLICY_FILE"]).read_text())
+        longer.write_text(json.dumps({**policy, "portal_link_expiry_days": 90}))
+        reissued = world.salus.run(
+            "portal", "reissue", "--json", "--", portal_id, extra_env={"SALUS_POLICY_FILE": str(longer)}
+        )
+        assert reissued.code == 0, reissued.stderr
+        new = reissued.json()["portal_id"]
+        assert b"expiringgannet" in world.open_as_recipient(world.link(recipient), recipient)
+        assert world.status(new)["status"] == "opened" and world.status(portal_id)["superseded_by"] == new
     finally:
         world.portal.clock.offset = timedelta()
