@@ -45,6 +45,9 @@ def test_status_follows_delivery_and_opening_and_is_kept_in_the_vault(world: Wor
     offline = world.salus.run("portal", "status", "--json", extra_env={"SALUS_POLICY_FILE": str(gone)})
     (kept,) = [m for m in offline.json()["messages"] if m["portal_id"] == portal_id]
     assert kept["status"] == "opened" and "could not be reached" in kept["error"]
+    synced = world.salus.run("sync", "--json", extra_env={"SALUS_POLICY_FILE": str(gone)})
+    assert synced.code == 0, "an unreachable portal costs the replies a warning, never the mail sync"
+    assert synced.json()["portal"] == {"replies": 0} and "could not be reached" in synced.stderr
     (row,) = [m for m in world.salus.json("portal", "status")["messages"] if m["portal_id"] == portal_id]
     assert row["events"][:2] == ["uploaded", "notice_delivered"] and "opened" in row["events"]
 

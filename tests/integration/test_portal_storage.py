@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,3 +136,25 @@ def test_postgres_storage_refuses_a_server_whose_certificate_is_not_trusted(
 def test_a_dsn_without_sslmode_gets_verify_full() -> None:
     assert "sslmode=verify-full" in secure_dsn("host=db.example.org dbname=portal")
     assert "sslmode=require" in secure_dsn("host=db.example.org sslmode=require")
+
+
+def test_two_servers_sharing_postgres_number_concurrent_replies_without_gaps_or_duplicates(
+    postgres: PostgresServer, s3: S3Server
+) -> None:
+    dsn, objects = postgres.new_database(), s3.new_store()
+    first, second = PostgresS3Storage(dsn, objects), PostgresS3Storage(dsn, objects)
+    meta = UploadMeta("patient@example.org", bytes(range(32)), NOW + timedelta(days=1), b"\x04" + bytes(64))
+    first.create(rules.new_record(meta, ID, "token", NOW, Limits()), b"SALUSPM1 envelope")
+
+    def reply(storage: PostgresS3Storage, tag: str) -> list[int]:
+        return [storage.add_reply(ID, NOW, f"SALUSPR1 {tag}{i}".encode()) for i in range(8)]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [pool.submit(reply, first, "a"), pool.submit(reply, second, "b")]
+        numbers = [n for future in running for n in future.result()]
+    assert sorted(numbers) == list(range(1, 17))
+    stored = {first.reply(ID, n) for n in numbers}
+    assert stored == {f"SALUSPR1 {t}{i}".encode() for t in "ab" for i in range(8)}
+    assert [r.n for r in second.replies(ID)] == list(range(1, 17))
+    first.close()
+    second.close()
