@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import http.client
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -76,6 +77,9 @@ class S3ObjectStore:
         self._port = parts.port or 443
         self._host_header = parts.netloc
         self._prefix = parts.path.rstrip("/")
+        # One kept-alive connection per thread: storage runs on one worker thread per server, and a TLS
+        # handshake per object would cost more than the object.
+        self._local = threading.local()
         self._context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         if settings.ca_pem:
@@ -100,6 +104,30 @@ class S3ObjectStore:
         # S3 answers 204 whether or not the object existed, which makes a retried delete harmless.
         self._request("DELETE", key, b"", {}, (200, 204, 404))
 
+    def _exchange(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._settings.timeout, context=self._context
+            )
+            self._local.connection = connection
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        data = response.read(_MAX_OBJECT + 1)
+        if response.will_close:
+            self._drop()
+        return response.status, data
+
+    def close(self) -> None:
+        """Closes this thread's connection (the next request opens a new one)."""
+        self._drop()
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
+
     def create_bucket(self) -> None:
         """For first-time setup and tests; an existing bucket owned by us is fine."""
         status, body = self._request("PUT", "", b"", {}, (200, 409))
@@ -111,23 +139,22 @@ class S3ObjectStore:
     ) -> tuple[int, bytes]:
         path = f"{self._prefix}/{quote(self._settings.bucket, safe='')}" + (f"/{quote(key, safe='/')}" if key else "")
         signed = signature_headers(method, self._host_header, path, headers, body, self._settings, datetime.now(UTC))
-        connection = http.client.HTTPSConnection(
-            self._host, self._port, timeout=self._settings.timeout, context=self._context
-        )
+        sent = {**headers, **signed, "Host": self._host_header}
         try:
-            connection.request(
-                method, path, body=body or None, headers={**headers, **signed, "Host": self._host_header}
-            )
-            response = connection.getresponse()
-            data = response.read(_MAX_OBJECT + 1)
-            status = response.status
-        except (OSError, http.client.HTTPException) as exc:
-            raise PortalStorageError(f"The object store could not be reached: {type(exc).__name__}: {exc}") from exc
-        finally:
-            connection.close()
+            status, data = self._exchange(method, path, body, sent)
+        except (OSError, http.client.HTTPException):
+            # A kept-alive connection the store has closed meanwhile fails on first use; put, get and delete are
+            # idempotent in S3, so one retry on a fresh connection is safe.
+            self._drop()
+            try:
+                status, data = self._exchange(method, path, body, sent)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise PortalStorageError(f"The object store could not be reached: {type(exc).__name__}: {exc}") from exc
         if status not in accepted:
             # The store's error document names the bucket and key at most, never content; its code is enough.
             raise PortalStorageError(f"The object store refused a {method} (HTTP {status}).")
         if len(data) > _MAX_OBJECT:
+            self._drop()  # the rest of that answer is still on the connection
             raise PortalStorageError("An object in the store is larger than the portal ever writes.")
         return status, data

@@ -219,6 +219,7 @@ class PostgresS3Storage:
 
     def close(self) -> None:
         self._db.close()
+        self._objects.close()
 
     def _add_events(self, message_id: str, now: datetime, kinds: tuple[EventKind, ...]) -> None:
         if kinds:
