@@ -128,8 +128,7 @@ async def _store_one(
 ) -> int:
     envelope = await portal.fetch_reply(record.portal_id, record.sender_token, ref.n)
     mime = await engine.crypto(open_reply, envelope, record.reply_key)
-    uid = await engine.db(store.next_local_uid, session.vault, folder)
-    message = reply_message(mime, uid, ref.at, record.recipient)
+    message = reply_message(mime, 0, ref.at, record.recipient)  # the vault gives it its UID as it stores it
 
     now = utc_now()
     new = await engine.db(store.store_reply, session.vault, record.portal_id, ref.n, folder, message, now)

@@ -198,6 +198,11 @@ def store_messages(vault: Vault, folder_id: FolderId, records: Sequence[MessageR
     return stored
 
 
+def insert_in_transaction(vault: Vault, folder_id: FolderId, record: MessageRecord) -> int:
+    """Stores one message inside a transaction the caller holds; 1 if it is new, 0 if its UID is taken."""
+    return _insert_message(vault, folder_id, record)
+
+
 def _insert_message(vault: Vault, folder_id: FolderId, r: MessageRecord) -> int:
     flags = " ".join(r.flags)
     lowered = {f.lower() for f in r.flags}

@@ -12,12 +12,12 @@ Rules:
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from app.core.models import AccountId, FolderId, MessageRowId
-from app.store.mail import VAULT_ONLY_PREFIX, MessageRecord, _insert_message
+from app.store.mail import VAULT_ONLY_PREFIX, MessageRecord, insert_in_transaction
 from app.store.vault import Vault
 
 REPLY_FOLDER = "Portal replies"
@@ -151,19 +151,18 @@ def reply_folder(vault: Vault, account_id: AccountId) -> FolderId:
     return folder_id
 
 
-def next_local_uid(vault: Vault, folder_id: FolderId) -> int:
-    return int(vault.scalar("SELECT coalesce(max(uid), 0) + 1 FROM messages WHERE folder_id = ?", (folder_id,)))
-
-
 def store_reply(
     vault: Vault, portal_id: str, n: int, folder_id: FolderId, record: MessageRecord, now: datetime
 ) -> bool:
-    """Stores one decrypted reply as a message of `folder_id` and remembers it; False if it was already stored."""
+    """Stores one decrypted reply as the next message of `folder_id` and remembers it; False if it was already
+    stored. The UID is chosen inside the transaction, so two fetches running at once (the window's poll and a
+    `salus sync`) can neither take the same UID nor store one reply twice."""
     with vault.transaction():
         if vault.scalar("SELECT 1 FROM portal_replies WHERE portal_id = ? AND n = ?", (portal_id, n)) is not None:
             return False
-        _insert_message(vault, folder_id, record)
-        row = vault.scalar("SELECT id FROM messages WHERE folder_id = ? AND uid = ?", (folder_id, record.uid))
+        uid = int(vault.scalar("SELECT coalesce(max(uid), 0) + 1 FROM messages WHERE folder_id = ?", (folder_id,)))
+        insert_in_transaction(vault, folder_id, replace(record, uid=uid))
+        row = vault.scalar("SELECT id FROM messages WHERE folder_id = ? AND uid = ?", (folder_id, uid))
         vault.execute(
             "INSERT INTO portal_replies (portal_id, n, message, fetched_at) VALUES (?,?,?,?)",
             (portal_id, n, row, now.isoformat()),

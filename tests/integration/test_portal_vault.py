@@ -69,11 +69,13 @@ def test_a_reply_is_stored_once_and_found_by_search_and_its_number_outlives_its_
     folder = store.reply_folder(vault, account)
     assert store.store_reply(vault, "P1", 1, folder, _message(1, "r1@x", "amberfinch"), NOW)
     assert not store.store_reply(vault, "P1", 1, folder, _message(2, "r1@x", "amberfinch"), NOW)
-    assert store.fetched_replies(vault, "P1") == {1}
+    assert store.store_reply(vault, "P1", 2, folder, _message(1, "r2@x", "second"), NOW), "the vault picks the UID"
+    assert mail.local_uids(vault, folder) == [1, 2]
+    assert store.fetched_replies(vault, "P1") == {1, 2}
     hits = vault.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'amberfinch'").fetchall()
     assert len(hits) == 1
     vault.execute("DELETE FROM messages WHERE folder_id = ?", (folder,))
-    assert store.fetched_replies(vault, "P1") == {1}, "a reply the user deleted is not fetched again"
+    assert store.fetched_replies(vault, "P1") == {1, 2}, "a reply the user deleted is not fetched again"
 
 
 def test_sent_copies_carry_the_mark_of_the_newest_issue_of_their_content(vault: Vault) -> None:
