@@ -25,6 +25,7 @@ from app.services.portal_desk import Reissued
 from app.services.portal_replies import FollowUp
 from app.services.reader import Reader
 from app.store.portal import PortalMark, PortalRecord, PortalState
+from app.ui.bridge import Ticket
 from app.ui.controller import MailController
 from app.ui.models.messages import MessageListModel
 
@@ -48,6 +49,8 @@ class PortalFollower(QObject):
         self._controller, self._model, self._view = controller, model, view
         self._revoke, self._reissue = revoke, reissue
         self._confirm, self._report = confirm, report
+        self._refreshing: Ticket | None = None
+        self._again = False
         self._timer = QTimer(self)
         self._timer.setInterval(int(poll_minutes * 60_000))
         self._timer.timeout.connect(self.refresh)
@@ -68,9 +71,13 @@ class PortalFollower(QObject):
     # --- the poll and the marks ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Asks the portal about every message and fetches replies, then redraws the marks."""
+        """Asks the portal about every message and fetches replies, then redraws the marks. A poll asked for
+        while one runs is run once after it (a slow portal must not pile up requests, nor miss a sync)."""
+        if self._refreshing is not None and not self._refreshing.done:
+            self._again = True
+            return
         if not self._reader.locked:
-            self._submit(_refresh(self._reader), self._on_desk_refreshed)
+            self._refreshing = self._submit(_refresh(self._reader), self._on_desk_refreshed)
 
     def refresh_marks(self) -> None:
         ids = self._model.shown_ids()
@@ -89,6 +96,9 @@ class PortalFollower(QObject):
         self.marks_applied.emit()
 
     def _on_desk_refreshed(self, done: FollowUp | None) -> None:
+        if self._again:
+            self._again = False
+            QTimer.singleShot(0, self.refresh)
         if done is None:
             return  # no portal configured
         if done.replies:
@@ -136,8 +146,8 @@ class PortalFollower(QObject):
         self.refresh_marks()
         self.reissued.emit(done)
 
-    def _submit(self, coroutine: Coroutine[Any, Any, T], on_done: Callable[[T], None]) -> None:
-        self._controller.bridge.submit(coroutine, on_done, self._on_failed)
+    def _submit(self, coroutine: Coroutine[Any, Any, T], on_done: Callable[[T], None]) -> Ticket:
+        return self._controller.bridge.submit(coroutine, on_done, self._on_failed)
 
     def _on_failed(self, message: str) -> None:
         if not self._reader.locked:
