@@ -24,10 +24,21 @@ from typing import Any
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, UnlockError, UsageError
-from app.core.settings import Effective, Source
+from app.core.settings import Effective, Settings, Source
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
-from app.services import about, account_discovery, accounts, demo, keys, mailbox, opening, planning
+from app.services import (
+    about,
+    account_discovery,
+    accounts,
+    demo,
+    keys,
+    mailbox,
+    opening,
+    planning,
+    portal_desk,
+    portal_replies,
+)
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
 from app.services import send as sending
@@ -131,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     portal.add_parser("status", parents=[common], help="delivered, opened, replied, expired or revoked")
+    portal.add_parser("fetch", parents=[common], help="fetch, decrypt and store the replies to portal messages")
+    reissue = portal.add_parser("reissue", parents=[common], help="send a revoked or expired message again")
+    reissue.add_argument("portal_id", help='the id shown by `portal status` (after "--" if it starts with "-")')
     revoke = portal.add_parser("revoke", parents=[common], help="withdraw a portal message")
     revoke.add_argument("portal_id", help='the id shown by `portal status` (after "--" if it starts with "-")')
 
@@ -286,10 +300,30 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     report: Callable[[str, int, int], None] = _progress if (args.progress or sys.stderr.isatty()) else _quiet
     with _session(args) as session:
         results = mailbox.sync(session, args.settings, args.account, report, _warn)
-    document = {"accounts": {n: {"new": c.new, "updated": c.updated, "deleted": c.deleted} for n, c in results.items()}}
+        replies = _portal_after_sync(session, args.settings)
+    document: dict[str, Any] = {
+        "accounts": {n: {"new": c.new, "updated": c.updated, "deleted": c.deleted} for n, c in results.items()}
+    }
     text = "\n".join(f"{n}: {c.new} new, {c.updated} updated, {c.deleted} deleted" for n, c in results.items())
+    if replies is not None:
+        document["portal"] = {"replies": replies}
+        text += f"\nportal: {replies} new replies"
     _emit(args, document, text)
     return ExitCode.OK
+
+
+def _portal_after_sync(session: Session, settings: Settings) -> int | None:
+    """Replies waiting on the portal come in with every sync; the portal being down costs a warning only."""
+    if not portal_service.portal_configured(settings):
+        return None
+    try:
+        done = portal_replies.run_follow_up(session, settings)
+    except AppError as exc:
+        _warn(f"portal replies were not fetched: {exc}")
+        return None
+    for where, problem in done.problems.items():
+        _warn(f"portal message {where}: {problem}")
+    return done.replies
 
 
 def _progress(folder: str, done: int, total: int) -> None:
@@ -547,23 +581,46 @@ def _cmd_outbox_flush(args: argparse.Namespace) -> int:
 
 def _cmd_portal_status(args: argparse.Namespace) -> int:
     with _session(args) as session:
-        found = asyncio.run(portal_service.statuses(session, args.settings))
-    items = [
-        {"portal_id": r.portal_id, "recipient": r.recipient, "state": s.state.value if s else r.state,
-         "events": [e.kind.value for e in s.events] if s else [], "replies": len(s.replies) if s else 0,
-         "expires_at": r.expires_at.isoformat(), "error": error}
-        for r, s, error in found
-    ]  # fmt: skip
-    _emit(args, {"messages": items}, "\n".join(f"{i['portal_id']} {i['state']:10} {i['recipient']}" for i in items))
+        done = portal_replies.run_follow_up(session, args.settings, fetch=False)
+        records = portal_replies.records(session)
+    items = []
+    for r in records:
+        s = done.statuses.get(r.portal_id)
+        items.append(
+            {"portal_id": r.portal_id, "recipient": r.recipient, "state": s.state.value if s else r.state,
+             "status": r.state, "events": [e.kind.value for e in s.events] if s else [],
+             "replies": len(s.replies) if s else 0, "expires_at": r.expires_at.isoformat(),
+             "superseded_by": r.superseded_by or None, "error": done.problems.get(r.portal_id, "")}
+        )  # fmt: skip
+    _emit(args, {"messages": items}, "\n".join(f"{i['portal_id']} {i['status']:10} {i['recipient']}" for i in items))
     return ExitCode.OK
+
+
+def _cmd_portal_fetch(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        done = portal_replies.run_follow_up(session, args.settings)
+    for where, problem in done.problems.items():
+        print(f"salus: portal message {where}: {problem}", file=sys.stderr)
+    _emit(args, {"replies": done.replies, "problems": done.problems}, f"{done.replies} new replies")
+    return ExitCode.OK if not done.problems else ExitCode.ERROR
 
 
 def _cmd_portal_revoke(args: argparse.Namespace) -> int:
     with _session(args) as session:
-        record = asyncio.run(portal_service.revoke(session, args.settings, args.portal_id))
-        session.audit.record(AuditEvent.PORTAL_REVOKED, utc_now(), target=record.portal_id)
+        record = portal_desk.run_revoke(session, args.settings, args.portal_id)
     _emit(args, {"revoked": record.portal_id}, f"Revoked {record.portal_id}")
     return ExitCode.OK
+
+
+def _cmd_portal_reissue(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        done = portal_desk.run_reissue(session, args.settings, args.portal_id)
+    notice = done.notice
+    document = {"reissued": done.old, "portal_id": done.new, "notice": {"state": notice.state, "error": notice.error}}
+    _emit(args, document, f"Re-issued {done.old} as {done.new}; notice {notice.state}")
+    if notice.state != "submitted":
+        print(f"salus: the new notice is {notice.state}: {notice.error}", file=sys.stderr)
+    return ExitCode.OK if notice.state == "submitted" else ExitCode.ERROR
 
 
 def _cmd_evidence_refresh(args: argparse.Namespace) -> int:
@@ -682,6 +739,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("evidence", "refresh"): _cmd_evidence_refresh,
     ("portal", "status"): _cmd_portal_status,
     ("portal", "revoke"): _cmd_portal_revoke,
+    ("portal", "fetch"): _cmd_portal_fetch,
+    ("portal", "reissue"): _cmd_portal_reissue,
     ("keys", "import"): _cmd_keys_import,
     ("keys", "list"): _cmd_keys_list,
     ("keys", "import-identity"): _cmd_keys_import_identity,

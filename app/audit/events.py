@@ -21,6 +21,8 @@ class AuditEvent(StrEnum):
     SENT = "send"
     ESCALATED = "escalation"
     PORTAL_REVOKED = "portal.revoke"
+    PORTAL_REPLY_FETCHED = "portal.reply"
+    PORTAL_REISSUED = "portal.reissue"
     SETTINGS_CHANGED = "settings.changed"
     POLICY_CHANGED = "policy.changed"
     KEY_IMPORTED = "key.imported"

@@ -26,7 +26,7 @@ from app.core.errors import AppError, ExitCode
 from app.mime.addresses import Address
 from app.portal.mailer import SmtpMailer, SmtpSettings
 from app.portal.server import DEFAULT_STATIC, PortalApp, ServerSettings
-from app.portal.storage import SqliteStorage
+from app.portal.storage_config import open_storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,8 @@ class PortalConfig:
     data_dir: Path
     server: ServerSettings
     smtp: SmtpSettings
+    storage: dict[str, Any] | None = None  # the "storage" section; see app.portal.storage_config
+    base: Path = Path()
 
 
 def load_config(path: Path) -> PortalConfig:
@@ -66,11 +68,16 @@ def _config(raw: dict[str, Any], base: Path) -> PortalConfig:
     return PortalConfig(
         host=str(raw.get("host", "127.0.0.1")), port=int(raw.get("port", 8443)), tls_cert=base / raw["tls_cert"],
         tls_key=base / raw["tls_key"], data_dir=base / raw["data_dir"], server=settings, smtp=mail,
+        storage=raw.get("storage"), base=base,
     )  # fmt: skip
 
 
 def build_app(config: PortalConfig) -> PortalApp:
-    return PortalApp(config.server, SqliteStorage(config.data_dir), SmtpMailer(config.smtp))
+    try:
+        storage = open_storage(config.storage, config.data_dir, config.base)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AppError(f"The portal storage configuration cannot be used: {type(exc).__name__}: {exc}") from exc
+    return PortalApp(config.server, storage, SmtpMailer(config.smtp))
 
 
 def uvicorn_server(app: PortalApp, host: str, port: int, tls_cert: Path, tls_key: Path) -> uvicorn.Server:

@@ -183,6 +183,8 @@ class SqliteStorage:
 
     def add_reply(self, message_id: str, now: datetime, envelope: bytes) -> int:
         with self._transaction():
+            if self._db.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
+                raise Refused(Refusal.NOT_FOUND)
             n = int(self._db.execute("SELECT COUNT(*) FROM replies WHERE message_id = ?", (message_id,)).fetchone()[0])
             _write_private(self._reply_path(message_id, n + 1), envelope)
             self._db.execute(

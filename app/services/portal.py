@@ -16,7 +16,7 @@ from app.core.errors import BlockedByPolicy
 from app.core.settings import Settings
 from app.crypto.portal_keys import ReplyKey, seal_message
 from app.mime.addresses import Address
-from app.portal.client import PortalClient, PortalEndpoint, PortalReceipt, PortalStatus
+from app.portal.client import PortalClient, PortalEndpoint, PortalReceipt
 from app.portal.notice import NoticeFacts, notice_bytes
 from app.portal.protocol import UploadMeta
 from app.services.policy import read_policy_file
@@ -44,8 +44,9 @@ class EscalatedMessage:
 
 
 async def escalate(
-    session: Session, settings: Settings, mime: bytes, recipient: str, sender: Address, send_id: str, now: datetime
-) -> EscalatedMessage:
+    session: Session, settings: Settings, mime: bytes, recipient: str, sender: Address, send_id: str, now: datetime,
+    content_id: str = "",
+) -> EscalatedMessage:  # fmt: skip
     reply_key = ReplyKey.generate()
     sealed = seal_message(mime, reply_key.public_point)
     expires = now + timedelta(days=settings["portal_link_expiry_days"])
@@ -58,7 +59,7 @@ async def escalate(
         k1=sealed.k1, expires_at=receipt.expires_at, method=meta.method, mail_message_id=notice_id, now=now,
     )  # fmt: skip
     record = PortalRecord(receipt.message_id, send_id, notice_id, recipient, receipt.sender_token,
-                          reply_key.private_pkcs8, receipt.expires_at, "uploaded")  # fmt: skip
+                          reply_key.private_pkcs8, receipt.expires_at, "uploaded", content_id)  # fmt: skip
     return EscalatedMessage(record, notice_bytes(facts))
 
 
@@ -68,23 +69,3 @@ async def notice_delivered(session: Session, settings: Settings, notice_message_
         return
     await client(settings).notice_delivered(PortalReceipt(record.portal_id, record.sender_token, "", record.expires_at))
     store.set_state(session.vault, record.portal_id, "delivered")
-
-
-async def statuses(session: Session, settings: Settings) -> list[tuple[PortalRecord, PortalStatus | None, str]]:
-    result: list[tuple[PortalRecord, PortalStatus | None, str]] = []
-    portal = client(settings)
-    for record in store.all_records(session.vault):
-        try:
-            result.append((record, await portal.status(record.portal_id, record.sender_token), ""))
-        except Exception as exc:  # noqa: BLE001 - one unreachable message must not hide the others
-            result.append((record, None, str(exc)))
-    return result
-
-
-async def revoke(session: Session, settings: Settings, portal_id: str) -> PortalRecord:
-    record = store.by_id(session.vault, portal_id)
-    if record is None:
-        raise BlockedByPolicy(f"There is no portal message {portal_id!r} in this profile.")
-    await client(settings).revoke(record.portal_id, record.sender_token)
-    store.set_state(session.vault, record.portal_id, "revoked")
-    return record

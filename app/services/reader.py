@@ -45,6 +45,7 @@ from app.store import browse
 from app.store import mail as store
 from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor
 from app.store.files import write_private_atomic
+from app.store.mail import vault_only
 
 T = TypeVar("T")
 
@@ -253,6 +254,8 @@ class Reader:
         locations = await self._db(browse.locations, self._session.vault, ids)
         if any(loc.account_id != destination.account_id for loc in locations):
             raise UsageError("Messages can only be moved to a folder of their own account.")
+        if vault_only(destination.server_name) or any(vault_only(loc.folder) for loc in locations):
+            raise UsageError("Portal replies exist only in this vault; they cannot be moved to or from the server.")
         moving = [loc for loc in locations if loc.folder_id != target]
         for account_id, folder, uids in await self._server_groups([loc.id for loc in moving]):
             await self._servers.run(account_id, ImapSession.move_messages, folder, uids, destination.server_name)
@@ -330,7 +333,7 @@ class Reader:
         locations = await self._db(browse.locations, self._session.vault, ids)
         groups: list[tuple[AccountId, str, list[int]]] = []
         for (account_id, folder), members in groupby(locations, key=lambda loc: (loc.account_id, loc.folder)):
-            if not await self._servers.local_only(account_id):
+            if not vault_only(folder) and not await self._servers.local_only(account_id):
                 groups.append((account_id, folder, [m.uid for m in members]))
         return groups
 

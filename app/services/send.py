@@ -160,8 +160,11 @@ async def _escalate_all(
     for address in outcome.plan.addresses(Method.PORTAL):
         draft = _draft(sender.addr, (address,), outcome.subject, request, send_id, Method.PORTAL, outcome.planned_at)
         mime = build_message(draft)
-        escalated = await portal.escalate(session, settings, mime, address, sender, send_id, outcome.planned_at)
-        await engine.db(portal_store.save, session.vault, escalated.record, utc_now())
+        escalated = await portal.escalate(
+            session, settings, mime, address, sender, send_id, outcome.planned_at, draft.message_id
+        )
+        # The sealed MIME is kept (in the vault only) so the message can be re-issued after revoke or expiry.
+        await engine.db(portal_store.save, session.vault, escalated.record, utc_now(), mime)
         copy = await engine.crypto(_own_copy, session, account, draft)
         items.append(
             NewOutgoing(

@@ -127,10 +127,20 @@ def _account(row: Sequence[object]) -> Account:
 
 def folders(vault: Vault, account_id: AccountId) -> dict[str, FolderRow]:
     rows = vault.execute(
-        "SELECT id, server_name, display_name, uidvalidity, uidnext, highestmodseq FROM folders WHERE account_id = ?",
+        "SELECT id, server_name, display_name, uidvalidity, uidnext, highestmodseq FROM folders WHERE account_id = ? "
+        "AND id NOT IN (SELECT folder_id FROM local_folders)",  # vault-only folders are never the server's
         (account_id,),
     ).fetchall()
     return {str(r[1]): FolderRow(FolderId(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+
+# Vault-only folders (table local_folders) get a server name no IMAP server can send, so they never collide with
+# a real mailbox of the same display name: a NUL cannot occur in a mailbox name (RFC 3501 §5.1, §4.3).
+VAULT_ONLY_PREFIX = "\x00"
+
+
+def vault_only(server_name: str) -> bool:
+    return server_name.startswith(VAULT_ONLY_PREFIX)
 
 
 def add_folder(vault: Vault, account_id: AccountId, server_name: str, display_name: str, delimiter: str) -> None:
@@ -186,6 +196,11 @@ def store_messages(vault: Vault, folder_id: FolderId, records: Sequence[MessageR
         for record in records:
             stored += _insert_message(vault, folder_id, record)
     return stored
+
+
+def insert_in_transaction(vault: Vault, folder_id: FolderId, record: MessageRecord) -> int:
+    """Stores one message inside a transaction the caller holds; 1 if it is new, 0 if its UID is taken."""
+    return _insert_message(vault, folder_id, record)
 
 
 def _insert_message(vault: Vault, folder_id: FolderId, r: MessageRecord) -> int:

@@ -259,6 +259,41 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        8,
+        "Portal follow-up: vault-only folders, replies fetched once, the sealed content kept for re-issue.",
+        """
+        -- Folders that exist only in the vault, never on an IMAP server (the portal replies of an account):
+        -- sync neither lists them to the server nor drops them for being absent there.
+        CREATE TABLE local_folders (
+            folder_id  INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+            purpose    TEXT    NOT NULL CHECK (purpose IN ('portal_replies'))
+        ) STRICT;
+
+        -- One row per reply fetched from the portal, so each is fetched and stored once. `message` goes NULL
+        -- when the user deletes the stored reply; the row stays, so a deleted reply is not fetched again.
+        CREATE TABLE portal_replies (
+            portal_id   TEXT    NOT NULL REFERENCES portal_messages(portal_id) ON DELETE CASCADE,
+            n           INTEGER NOT NULL,
+            message     INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+            fetched_at  TEXT    NOT NULL,
+            PRIMARY KEY (portal_id, n)
+        ) STRICT;
+
+        -- The MIME message that was sealed (zlib; it is the plaintext, so it lives only here, in the vault),
+        -- so a revoked or expired message can be re-issued; its Message-ID, which the Sent copy carries, so
+        -- the message list can show the portal state on it; the message that replaced this one; and when the
+        -- portal state in `state` was last confirmed by the portal.
+        ALTER TABLE portal_messages ADD COLUMN content BLOB NOT NULL DEFAULT x'';
+        ALTER TABLE portal_messages ADD COLUMN content_message_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE portal_messages ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE portal_messages ADD COLUMN checked_at TEXT NOT NULL DEFAULT '';
+        CREATE INDEX portal_by_content_id ON portal_messages (content_message_id);
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         9,
         "Indexes for sorting a folder by sender or subject, and the senders whose remote images may load.",
         """

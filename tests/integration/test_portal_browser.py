@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, FilePayload, Page, expect
 
 from app.crypto.portal_keys import open_reply
 from app.mime.parse import parse_message
 from app.portal.protocol import EventKind, b64
+from tests.support.chromium import CHROMIUM, PHONE, chromium
 from tests.support.pki import TestCA
 from tests.support.portal_server import PortalServer, deliver_notice, run, sample, send_escalated
 from tests.support.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +39,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA) -> Iterato
 def browser(tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/bootstrap installs it)")
-    home = _home_trusting(tmp_path_factory.mktemp("chromium-home"), test_ca)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, env={**os.environ, "HOME": str(home)}
-        )
+    with chromium(tmp_path_factory.mktemp("chromium-home"), test_ca) as launched:
         yield launched
-        launched.close()
-
-
-def _home_trusting(home: Path, ca: TestCA) -> Path:
-    """A home directory whose NSS database trusts the test CA, so Chromium verifies the portal's certificate
-    for real (no --ignore-certificate-errors): the page runs in a secure context, as WebCrypto requires."""
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "Salus Test CA", "-t", "C,,", "-i", str(ca.cert_file)],
-        check=True,
-    )
-    return home
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from app.portal.notice import NoticeFacts, notice_bytes, portal_link
 from app.portal.protocol import UploadMeta
 from app.portal.rules import Limits
 from app.portal.server import PortalApp, ServerSettings
-from app.portal.storage import SqliteStorage
+from app.portal.storage import PortalStorage, SqliteStorage
 from tests.support.pki import TestCA
 from tests.support.smtp_server import SmtpServer
 
@@ -66,7 +66,10 @@ class Clock:
 class PortalServer:
     """A portal on https://127.0.0.1:<port>, storing under `directory / "data"`, mailing codes through `smtp`."""
 
-    def __init__(self, directory: Path, ca: TestCA, smtp: SmtpServer, *, limits: Limits | None = None) -> None:
+    def __init__(
+        self, directory: Path, ca: TestCA, smtp: SmtpServer, *, limits: Limits | None = None,
+        storage: PortalStorage | None = None,
+    ) -> None:  # fmt: skip
         cert = ca.issue_server_cert(directory / "tls", dns_names=("localhost",), ip_addresses=("127.0.0.1",))
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,7 +86,7 @@ class PortalServer:
             mail_sender=sender, limits=limits or Limits(),
         )  # fmt: skip
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", smtp.port, sender, "tls", ca.cert_file))
-        self.storage = SqliteStorage(self.data_dir)
+        self.storage: PortalStorage = storage or SqliteStorage(self.data_dir)
         self.app = PortalApp(settings, self.storage, mailer, now=self.clock.now)
         self._server = uvicorn_server(self.app, "127.0.0.1", self.port, cert.chain_file, cert.key_file)
         self._thread = threading.Thread(target=self._run, name="portal-server", daemon=True)

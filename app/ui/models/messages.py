@@ -8,6 +8,8 @@ Rules:
 - Every request carries a generation number; a page that arrives after the user switched folder or order is
   dropped, so a slow answer can never show one folder's rows under another's name.
 - Search results are one complete snapshot; sorting them happens in memory.
+- Portal marks (the state of the portal message a Sent copy carried) are a second snapshot keyed by row id,
+  set from outside (app.ui.portal_status) and dropped with the rows.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from PySide6.QtGui import QFont
 
 from app.core.models import FolderId, MessageRowId
 from app.store.browse import MessageSummary, Order, Page, PageCursor, SortField
+from app.store.portal import PortalMark
 from app.ui.formatting import rich_tooltip, short_date, size_text
 from app.ui.icons import status_icon
+from app.ui.portal_marks import portal_icon, portal_text
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -62,6 +66,7 @@ class MessageListModel(QAbstractTableModel):
         self._source = source
         self._rows: list[MessageSummary] = []
         self._index: dict[MessageRowId, int] = {}
+        self._portal: dict[MessageRowId, PortalMark] = {}
         self._folder: FolderId | None = None
         self._order = Order()
         self._cursor: PageCursor | None = None
@@ -110,6 +115,25 @@ class MessageListModel(QAbstractTableModel):
 
     def summary(self, row: int) -> MessageSummary:
         return self._rows[row]
+
+    def shown_ids(self) -> list[MessageRowId]:
+        return [summary.id for summary in self._rows]
+
+    def portal_mark(self, row: int) -> PortalMark | None:
+        return self._portal.get(self._rows[row].id)
+
+    def set_portal_marks(self, marks: dict[MessageRowId, PortalMark], *, complete: bool = False) -> None:
+        """New portal marks for rows shown; with `complete`, rows absent from `marks` lose theirs."""
+        changed = {i for i in marks if i in self._index and self._portal.get(i) != marks[i]}
+        if complete:
+            changed |= {i for i in self._portal if i not in marks}
+            self._portal = {i: m for i, m in marks.items() if i in self._index}
+        else:
+            self._portal.update({i: m for i, m in marks.items() if i in self._index})
+        for message_id in changed:
+            row = self._index.get(message_id)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, Column.STATUS), self.index(row, Column.STATUS))
 
     def row_of(self, message_id: MessageRowId) -> int | None:
         return self._index.get(message_id)
@@ -174,6 +198,7 @@ class MessageListModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = rows
         self._index = {summary.id: row for row, summary in enumerate(rows)}
+        self._portal = {i: m for i, m in self._portal.items() if i in self._index}
         self._cursor = cursor
         self.endResetModel()
 
@@ -211,6 +236,9 @@ class MessageListModel(QAbstractTableModel):
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(summary, column)
+        mark = self._portal.get(summary.id) if column is Column.STATUS else None
+        if mark is not None and role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole):
+            return portal_icon(mark.state) if role == Qt.ItemDataRole.DecorationRole else portal_text(mark)
         if role == Qt.ItemDataRole.DecorationRole and column is Column.STATUS:
             return status_icon(not summary.seen, summary.flagged, summary.has_attachments, summary.is_encrypted)
         if role == Qt.ItemDataRole.FontRole and not summary.seen:
@@ -218,7 +246,9 @@ class MessageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column in (Column.SENDER, Column.SUBJECT):
             return rich_tooltip(self._text(summary, column))
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return _status_text(summary) if column is Column.STATUS else self._text(summary, column)
+            if column is Column.STATUS:
+                return _status_text(summary) + (f", {portal_text(mark)}" if mark else "")
+            return self._text(summary, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column is Column.DATE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == SUMMARY_ROLE:

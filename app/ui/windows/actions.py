@@ -28,6 +28,8 @@ class Act(StrEnum):
     DELETE = "delete"
     MOVE = "move"
     SAVE_ATTACHMENT = "save_attachment"
+    PORTAL_REVOKE = "portal_revoke"
+    PORTAL_REISSUE = "portal_reissue"
     SEARCH = "search"
     GO_INBOX = "go_inbox"
     FOCUS_LIST = "focus_list"
@@ -60,6 +62,12 @@ SPECS: dict[Act, ActionSpec] = {
     Act.MOVE: ActionSpec("&Move to folder…", ("Ctrl+Shift+V",), "Move the selected messages", "Message"),
     Act.SAVE_ATTACHMENT: ActionSpec(
         "&Save attachment…", ("Ctrl+S",), "Save the selected attachment to a file", "Message"
+    ),
+    Act.PORTAL_REVOKE: ActionSpec(
+        "Re&voke portal message", ("Ctrl+Alt+R",), "Withdraw the selected secure portal message", "Message"
+    ),
+    Act.PORTAL_REISSUE: ActionSpec(
+        "Re-&issue portal message", ("Ctrl+Alt+I",), "Send a revoked or expired portal message again", "Message"
     ),
     Act.SEARCH: ActionSpec("&Search", ("Ctrl+F", "Ctrl+E"), "Search all mail", "View"),
     Act.GO_INBOX: ActionSpec("Go to &Inbox", ("Ctrl+Shift+I",), "Show the Inbox", "View"),

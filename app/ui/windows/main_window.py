@@ -33,6 +33,7 @@ from app.store.browse import MessageSummary
 from app.ui.controller import MailController, RenderedMessage
 from app.ui.models.folders import FOLDER_ID_ROLE, FolderTreeModel
 from app.ui.models.messages import Column, MessageListModel
+from app.ui.portal_status import PortalFollower
 from app.ui.theme import apply_theme, is_dark
 from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.reader_pane import ReaderPane
@@ -72,6 +73,11 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.about_action = add_help_menu(self, controller.reader.profile_dir)
         self._connect()
+        self.portal = PortalFollower(
+            controller, self.messages, self.message_view, self.actions_by_name[Act.PORTAL_REVOKE],
+            self.actions_by_name[Act.PORTAL_REISSUE], lambda title, text: self.dialogs.confirm(self, title, text),
+            self.status_text.setText,
+        )  # fmt: skip
         self.leaving = LeavingTheVault(self, controller, self.reader, self.dialogs, exports or default_exports())
         self.leaving.status_changed.connect(self.status_text.setText)
         self.resize(1360, 820)
