@@ -396,7 +396,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         )
     now = outcome.planned_at
     recipients = [
-        {"address": d.address, "method": d.method.value, "reasons": [_reason_json(r) for r in d.reasons]}
+        {
+            "address": d.address,
+            "method": d.method.value,
+            "reasons": [_reason_json(r) for r in d.reasons],
+            "flags": [c.value for c in d.flags],
+        }
         for d in outcome.plan.decisions
     ]
     document = {
