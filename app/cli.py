@@ -28,6 +28,7 @@ from app.core.errors import AppError, BlockedByPolicy, ExitCode, ProfileError, U
 from app.mime.compose import OutgoingAttachment
 from app.policy import Reason
 from app.services import accounts, demo, keys, mailbox, opening, planning
+from app.services import drafts as drafts_service
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
 from app.services import send as sending
@@ -119,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("outbox", help="the durable outbox").add_subparsers(dest="action", required=True)
     queue.add_parser("list", parents=[common], help="messages waiting, sent or failed")
     queue.add_parser("flush", parents=[common], help="submit whatever is due now")
+
+    saved = sub.add_parser("drafts", help="drafts saved by the composer").add_subparsers(dest="action", required=True)
+    saved.add_parser("list", parents=[common], help="saved drafts, newest first")
+    saved.add_parser("delete", parents=[common], help="delete a saved draft").add_argument("draft_id")
 
     portal = sub.add_parser("portal", help="messages sent through the secure portal").add_subparsers(
         dest="action", required=True
@@ -542,6 +547,25 @@ def _cmd_outbox_flush(args: argparse.Namespace) -> int:
     return ExitCode.OK if all(d.state == "submitted" for d in deliveries) else ExitCode.ERROR
 
 
+def _cmd_drafts_list(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        found = drafts_service.list_drafts(session)
+    items = [
+        {"draft_id": d.draft_id, "subject": d.subject, "recipients": d.recipients, "attachments": d.attachments,
+         "updated_at": d.updated_at.isoformat()}
+        for d in found
+    ]  # fmt: skip
+    _emit(args, {"drafts": items}, "\n".join(f"{i['draft_id']} {i['updated_at']} {i['subject']}" for i in items))
+    return ExitCode.OK
+
+
+def _cmd_drafts_delete(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        drafts_service.remove_draft(session, args.draft_id)
+    _emit(args, {"deleted": args.draft_id}, f"Deleted draft {args.draft_id}")
+    return ExitCode.OK
+
+
 def _cmd_portal_status(args: argparse.Namespace) -> int:
     with _session(args) as session:
         found = asyncio.run(portal_service.statuses(session, args.settings))
@@ -661,6 +685,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("send", None): _cmd_send,
     ("outbox", "list"): _cmd_outbox_list,
     ("outbox", "flush"): _cmd_outbox_flush,
+    ("drafts", "list"): _cmd_drafts_list,
+    ("drafts", "delete"): _cmd_drafts_delete,
     ("evidence", "refresh"): _cmd_evidence_refresh,
     ("portal", "status"): _cmd_portal_status,
     ("portal", "revoke"): _cmd_portal_revoke,

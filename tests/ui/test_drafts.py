@@ -1,0 +1,156 @@
+"""Drafts (issue 5, issue 7): autosaved encrypted in the vault, saved before a lock empties the composer, filled
+again from the vault after the unlock; no readable copy of the draft anywhere on disk."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from app.core.lock import LockConfig
+from app.mime.compose import OutgoingAttachment
+from app.services.profile import unlock
+from app.store import drafts
+from app.store.drafts import StoredDraft
+from app.ui.lock_screen import WindowLock, attach_lock
+from app.ui.windows.actions import Act
+from app.ui.windows.composer import ComposerWindow, DraftStart
+from app.ui.windows.main_window import MainWindow
+from tests.ui.conftest import WindowFactory
+from tests.ui.support import PASSPHRASE, make_profile, plain_message
+
+CONFIG = LockConfig(idle_timeout_seconds=600.0, warning_seconds=10.0, max_failures=3)
+
+
+def _open(make_window: WindowFactory, qtbot: QtBot, tmp_path: Path) -> tuple[Path, MainWindow, WindowLock]:
+    profile = make_profile(tmp_path / "p", {"INBOX": [plain_message("Hello", "Hi.", sender="Lab <lab@lab.example>")]})
+    window = make_window(profile, PASSPHRASE)
+    lock = attach_lock(window, make_window.bridge, CONFIG, tick_seconds=0.02)
+    qtbot.waitUntil(lambda: window.messages.rowCount() > 0, timeout=15_000)
+    return profile, window, lock
+
+
+def _stored(profile: Path, draft_id: str) -> StoredDraft | None:
+    session = unlock(profile, PASSPHRASE)
+    try:
+        return drafts.load(session.vault, draft_id)
+    finally:
+        session.close()
+
+
+def _files(roots: list[Path], since: float) -> Iterator[Path]:
+    for root in roots:
+        for directory, _dirs, names in os.walk(root):
+            for name in names:
+                path = Path(directory, name)
+                try:
+                    if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 64 << 20:
+                        yield path
+                except OSError:
+                    continue  # another test's file, gone meanwhile
+
+
+def _readable_copies(words: list[str], roots: list[Path], since: float) -> list[Path]:
+    found = []
+    for path in _files(roots, since):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if any(w.encode() in data for w in words):
+            found.append(path)
+    return found
+
+
+def _compose(window: MainWindow, qtbot: QtBot, words: list[str], attachment: Path) -> ComposerWindow:
+    composer = window.open_composer(DraftStart())
+    qtbot.keyClicks(composer.subject, f"Consult {words[0]}")  # type: ignore[no-untyped-call]
+    composer.body.setPlainText(f"Patient {words[1]} needs follow-up.")
+    composer.to.edit.setText("dr.who@clinic.example")
+    composer.add_attachments([attachment])
+    return composer
+
+
+def test_composer_autosaves_its_draft_encrypted_in_the_vault(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
+) -> None:
+    started = time.time()
+    words = [secrets.token_hex(10), secrets.token_hex(10)]
+    attachment = tmp_path / "scan.txt"
+    attachment.write_bytes(b"scan contents")
+    profile, window, _lock = _open(make_window, qtbot, tmp_path)
+    with qtbot.waitSignal(_compose(window, qtbot, words, attachment).draft_saved, timeout=15_000):
+        pass  # the debounced autosave, two seconds after the last edit
+    (draft,) = [d for d in (_stored(profile, c.draft_id) for c in window.composers) if d is not None]
+    assert draft.subject == f"Consult {words[0]}" and words[1] in draft.body
+    assert draft.to == ("dr.who@clinic.example",)
+    assert [(a.filename, a.data) for a in draft.attachments] == [("scan.txt", b"scan contents")]
+    assert _readable_copies(words, [profile, tmp_path, Path(tempfile.gettempdir())], started) == []
+
+
+def test_lock_saves_the_draft_first_empties_the_composer_and_unlock_restores_it(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
+) -> None:
+    started = time.time()
+    words = [secrets.token_hex(10), secrets.token_hex(10)]
+    attachment = tmp_path / "scan.txt"
+    attachment.write_bytes(b"scan contents")
+    profile, window, lock = _open(make_window, qtbot, tmp_path)
+    composer = _compose(window, qtbot, words, attachment)
+    composer.escalate.setChecked(True)
+    window.actions_by_name[Act.LOCK].trigger()  # at once: no autosave has happened yet
+    qtbot.waitUntil(lambda: lock.is_locked and window.controller.reader.locked, timeout=15_000)
+    assert not composer.isVisible()
+    assert composer.subject.text() == "" and composer.body.toPlainText() == "" and composer.attachments == []
+
+    draft = _stored(profile, composer.draft_id)
+    assert draft is not None
+    assert (draft.subject, draft.to, draft.escalate) == (f"Consult {words[0]}", ("dr.who@clinic.example",), True)
+    assert words[1] in draft.body
+    assert [a.data for a in draft.attachments] == [b"scan contents"]
+    attachment.unlink()  # the draft holds the bytes: the file is no longer needed
+    assert _readable_copies(words, [profile, tmp_path, Path(tempfile.gettempdir())], started) == []
+
+    lock.screen.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(composer.draft_restored, timeout=15_000):
+        QTest.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
+    assert composer.isVisible()
+    assert composer.subject.text() == f"Consult {words[0]}"
+    assert composer.body.toPlainText() == f"Patient {words[1]} needs follow-up."
+    assert composer.to.addresses() == ("dr.who@clinic.example",)
+    assert composer.escalate.isChecked()
+    assert composer.attachments == [OutgoingAttachment("scan.txt", "text/plain", b"scan contents")]
+
+
+def test_draft_reopens_in_a_new_composer_and_an_emptied_draft_is_removed(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
+) -> None:
+    profile, window, _lock = _open(make_window, qtbot, tmp_path)
+    words = [secrets.token_hex(10), secrets.token_hex(10)]
+    attachment = tmp_path / "scan.txt"
+    attachment.write_bytes(b"scan contents")
+    composer = _compose(window, qtbot, words, attachment)
+    draft_id = composer.draft_id
+    composer.close()
+    qtbot.waitUntil(lambda: _stored(profile, draft_id) is not None, timeout=15_000)
+
+    window.open_draft(draft_id)
+    qtbot.waitUntil(lambda: bool(window.composers) and window.composers[-1].subject.text() != "", timeout=15_000)
+    reopened = window.composers[-1]
+    assert reopened.draft_id == draft_id
+    assert reopened.body.toPlainText() == f"Patient {words[1]} needs follow-up."
+    reopened.subject.clear()
+    reopened.body.clear()
+    reopened.to.edit.clear()
+    reopened.attachment_list.setCurrentRow(0)
+    reopened.remove_button.click()
+    with qtbot.waitSignal(reopened.draft_saved, timeout=15_000):
+        pass
+    assert _stored(profile, draft_id) is None
