@@ -89,7 +89,7 @@ def _failed_tls_send(world: World, tag: str) -> dict[str, object]:
     sent_id = result.json()["messages"][0]["message_id"]
     (row,) = [m for m in world.salus.json("outbox", "list")["messages"] if m["message_id"] == sent_id]
     assert (row["method"], row["state"]) == ("tls", "failed") and "5.7.30" in str(row["error"])
-    return row
+    return dict(row)
 
 
 def _open_from_portal(world: World, notice: bytes) -> bytes:
