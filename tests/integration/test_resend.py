@@ -18,18 +18,14 @@ from app.crypto.portal_keys import open_message
 from app.mime.parse import parse_message
 from app.portal.protocol import unb64
 from app.services.reader import attachment_bytes
-from tests.support.dns_server import DnsServer
 from tests.support.dovecot import DovecotServer
-from tests.support.https_server import HttpsServer, Route
 from tests.support.pki import TestCA
-from tests.support.portal_server import UPLOAD_KEY, PortalServer, call, request_code
+from tests.support.portal_server import PortalServer, call, request_code
+from tests.support.refusing_world import PARTNER, refusing_world
 from tests.support.salus_cli import Salus
 from tests.support.smtp_server import SmtpServer
 
-PARTNER = "dr.x@partner.test"
 SECRET = "haemoglobinpelican"
-REFUSAL = "550 5.7.30 REQUIRETLS support required"
-ENFORCE = b"version: STSv1\nmode: enforce\nmx: mx.partner.test\nmax_age: 86400\n"
 LINK = re.compile(rb"https://127\.0\.0\.1:\d+/m/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]+)")
 
 
@@ -44,27 +40,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
     base = Path(tempfile.mkdtemp(prefix="rsd", dir="/tmp"))  # GnuPG's socket path must stay short
-    web_cert = test_ca.issue_server_cert(base / "web", dns_names=("mta-sts.partner.test",), ip_addresses=())
-    routes = {("mta-sts.partner.test", "/.well-known/mta-sts.txt"): Route(body=ENFORCE)}
-    records = [
-        ("partner.test", "MX", "10 mx.partner.test."),
-        ("_mta-sts.partner.test", "TXT", '"v=STSv1; id=1"'),
-        ("mta-sts.partner.test", "A", "127.0.0.1"),
-    ]
-    smtp_cert = test_ca.issue_server_cert(base / "smtp")
-    with (
-        DnsServer(records) as dns,
-        HttpsServer(web_cert, routes) as web,
-        SmtpServer(smtp_cert, requiretls=True, refuse_requiretls=REFUSAL) as smtp,
-        PortalServer(base / "portal", test_ca, smtp) as portal,
-    ):
-        (base / "upload.key").write_text(UPLOAD_KEY + "\n")
-        policy = base / "policy.json"
-        policy.write_text(json.dumps({
-            "dns_resolvers": [f"127.0.0.1:{dns.port}"], "discovery_ca_file": str(test_ca.cert_file),
-            "discovery_https_port": web.port, "discovery_timeout_seconds": 2, "portal_url": portal.url,
-            "portal_upload_key_file": str(base / "upload.key"), "portal_ca_file": str(test_ca.cert_file),
-        }))  # fmt: skip
+    with refusing_world(base, test_ca) as servers:
+        policy, smtp, portal = servers.policy, servers.smtp, servers.portal
         salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(policy)})
         salus.ok("profile", "create")
         user = dovecot.new_user("resender")

@@ -36,54 +36,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import Settings
-from app.mime.compose import OutgoingAttachment
-from app.mime.parse import ParsedMessage
 from app.services import drafts
 from app.services.drafts import AttachmentSource, DraftContent
-from app.services.engine import Engine
-from app.services.planning import PlanOutcome, plan_message_async
-from app.services.profile import Session
-from app.services.reader import Reader
-from app.services.send import SendReport, SendRequest, send
-from app.store.drafts import DraftSummary, StoredDraft
+from app.services.planning import PlanOutcome
+from app.services.resend import RESENDABLE_METHODS, ResendReport
+from app.services.send import SendReport
 from app.ui.bridge import Bridge, Ticket
-from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary, split_addresses
+from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary
 from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.recipient_field import RecipientField
+from app.ui.windows.compose_flow import (
+    ComposedMessage,
+    ComposerService,
+    DraftStart,
+    composer_service,
+    forward_start,
+    reply_start,
+    start_from_draft,
+)
 
 DEBOUNCE_MS = 300
 AUTOSAVE_MS = 2000
 SEND_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
 
-
-@dataclass(frozen=True, slots=True)
-class DraftStart:
-    """What a new composer starts with (a reply or forward fills these in)."""
-
-    to: tuple[str, ...] = ()
-    subject: str = ""
-    body: str = ""
-    # A reply keeps the thread (RFC 5322 §3.6.4) and is never planned weaker than an encrypted original.
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-    reply_to_encrypted: bool = False
-    escalate: bool = False
-    attachments: tuple[OutgoingAttachment, ...] = ()  # a forward's or a saved draft's, already in memory
-    draft_id: str | None = None  # a saved draft this window continues
-
-
-@dataclass(frozen=True, slots=True)
-class ComposedMessage:
-    """What the user asked to send; attachments are paths (read on the engine thread) or bytes in memory."""
-
-    to: tuple[str, ...]
-    subject: str
-    body: str
-    attachments: tuple[AttachmentSource, ...]
-    escalate: bool
-    thread: DraftStart = DraftStart()  # the reply headers and the reply-to-encrypted fact, from the start
-    draft_id: str | None = None  # deleted once the message is queued
+__all__ = [
+    "ComposedMessage", "ComposerService", "ComposerWindow", "DraftStart", "composer_service", "forward_start",
+    "reply_start", "start_from_draft",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,72 +70,6 @@ class _PlanKey:
     to: tuple[str, ...]
     subject: str
     escalate: bool
-
-
-class ComposerService:
-    """The composer's use cases as coroutines, to be run on the engine thread by the bridge.
-
-    The session is asked for when a coroutine runs, not when the composer opens: a lock closes it, and a plan or
-    send started while locked fails with the reader's "Salus is locked" error instead of using a closed vault.
-    """
-
-    def __init__(
-        self, session: Callable[[], Session], settings: Settings, account: str | None = None, *, engine: Engine
-    ) -> None:
-        self._session = session
-        self._settings = settings
-        self._account = account
-        self._engine = engine
-
-    async def plan(
-        self, to: tuple[str, ...], subject: str, escalate: bool, *, reply_to_encrypted: bool = False
-    ) -> PlanOutcome:
-        return await plan_message_async(
-            self._session(), self._settings, to, subject, escalate=escalate, account=self._account,
-            reply_to_encrypted=reply_to_encrypted,
-        )  # fmt: skip
-
-    async def send(self, message: ComposedMessage) -> SendReport:
-        session = self._session()
-        attachments = await self._engine.crypto(drafts.read_attachments, message.attachments)
-        request = SendRequest(
-            message.to, message.subject, message.body, attachments, message.escalate, self._account,
-            in_reply_to=message.thread.in_reply_to, references=message.thread.references,
-            reply_to_encrypted=message.thread.reply_to_encrypted,
-        )  # fmt: skip
-        report = await send(session, self._settings, request)
-        if message.draft_id is not None:
-            await drafts.delete_draft(session, self._engine, message.draft_id)
-        return report
-
-    async def save_draft(self, content: DraftContent) -> None:
-        await drafts.save_draft(self._session(), self._engine, content)
-
-    async def load_draft(self, draft_id: str) -> DraftStart:
-        return start_from_draft(await drafts.load_draft(self._session(), self._engine, draft_id))
-
-    async def delete_draft(self, draft_id: str) -> None:
-        await drafts.delete_draft(self._session(), self._engine, draft_id)
-
-    async def list_drafts(self) -> list[DraftSummary]:
-        return await self._engine.db(drafts.list_drafts, self._session())
-
-
-def composer_service(reader: Reader) -> ComposerService:
-    """The composer's service for an open profile.
-
-    `Reader` has no public accessor for its session, settings and engine yet (it is being reworked for the lock
-    screen), so this one place reaches in; replace it with a public accessor when the reader offers one.
-    """
-    return ComposerService(lambda: reader._session, reader._settings, engine=reader._engine)
-
-
-def start_from_draft(draft: StoredDraft) -> DraftStart:
-    return DraftStart(
-        draft.to, draft.subject, draft.body, in_reply_to=draft.in_reply_to, references=draft.references,
-        reply_to_encrypted=draft.reply_to_encrypted, escalate=draft.escalate, attachments=drafts.outgoing(draft),
-        draft_id=draft.draft_id,
-    )  # fmt: skip
 
 
 def _choose_files(parent: QWidget) -> list[str]:
@@ -170,6 +83,7 @@ class ComposerWindow(QMainWindow):
     sent = Signal(object)  # SendReport
     closed = Signal()
     draft_saved = Signal()
+    resent = Signal(object)  # list[ResendReport]
     draft_restored = Signal()
 
     def __init__(
@@ -186,6 +100,7 @@ class ComposerWindow(QMainWindow):
         self._sending: Ticket | None = None
         self.attachments: list[AttachmentSource] = []
         self._sent = False
+        self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
         self._filling = False  # while the window is filled or emptied by the program, edits are not autosaved
         self.emptied_for_lock = False
         self.setWindowTitle("Salus — new message")
@@ -250,6 +165,11 @@ class ComposerWindow(QMainWindow):
         self.blocked_label.hide()
         self.status_label = QLabel()
         self.status_label.setAccessibleName("Composer status")
+        self.resend_button = QPushButton("Resend via secure &portal")
+        self.resend_button.setAccessibleName("Resend via secure portal")
+        self.resend_button.setToolTip("Send the refused message again through the secure portal (Ctrl+Shift+P)")
+        self.resend_button.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.resend_button.hide()
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send")
         self.send_button.setToolTip("Send the message (Ctrl+Enter)")
@@ -277,6 +197,7 @@ class ComposerWindow(QMainWindow):
         attach_row.addLayout(buttons)
         send_row = QHBoxLayout()
         send_row.addWidget(self.status_label, 1)
+        send_row.addWidget(self.resend_button)
         send_row.addWidget(self.send_button)
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -299,6 +220,7 @@ class ComposerWindow(QMainWindow):
         self.send_action.triggered.connect(self._on_send_action_triggered)
         self.attach_button.clicked.connect(self._on_attach_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
+        self.resend_button.clicked.connect(self._on_resend_button_clicked)
 
     # --- planning -----------------------------------------------------------------------------------------
 
@@ -443,9 +365,44 @@ class ComposerWindow(QMainWindow):
     def _on_service_sent(self, report: SendReport) -> None:
         self._sending = None
         self._sent = True
-        self.status_label.setText("Sent.")
-        self.sent.emit(report)
+        refused = [d for d in report.deliveries if d.state == "failed" and d.method in RESENDABLE_METHODS]
+        if not refused:
+            self.status_label.setText("Sent.")
+            self.sent.emit(report)
+            self.close()
+            return
+        # A permanent refusal (e.g. 5.7.30: REQUIRETLS cannot be honoured) is shown with a one-click resend.
+        self._refused = tuple(d.message_id for d in refused)
+        count = sum(len(d.recipients) for d in refused)
+        self.status_label.setText("Not delivered to every recipient.")
+        self.banner.show_text(
+            f"The server refused the message for {count} recipient(s): {refused[0].error}. "
+            "You can send it again through the secure portal."
+        )
+        self.resend_button.show()
+        self.send_button.setEnabled(False)
+        self.send_action.setEnabled(False)
+
+    def _on_resend_button_clicked(self) -> None:
+        self.resend_button.setEnabled(False)
+        self.status_label.setText("Resending through the secure portal…")
+        self._bridge.submit(
+            self._service.resend(self._refused), self._on_service_resent, self._on_service_resend_failed
+        )
+
+    def _on_service_resent(self, reports: list[ResendReport]) -> None:
+        failed = [d for r in reports for d in r.report.deliveries if d.state != "submitted"]
+        if failed:
+            self._on_service_resend_failed(failed[0].error or "the portal message was not delivered yet")
+            return
+        self.status_label.setText("Resent through the secure portal.")
+        self.resent.emit(reports)
         self.close()
+
+    def _on_service_resend_failed(self, message: str) -> None:
+        self.resend_button.setEnabled(True)
+        self.status_label.setText("Not resent.")
+        self.banner.show_text(f"The message was not resent: {message}")
 
     def _on_service_send_failed(self, message: str) -> None:
         self._sending = None
@@ -529,34 +486,3 @@ class ComposerWindow(QMainWindow):
 
 def _ignore(_result: object) -> None:
     pass
-
-
-def _prefixed(prefix: str, subject: str) -> str:
-    return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}".strip()
-
-
-def _quoted(message: ParsedMessage) -> str:
-    sender = ", ".join(a.addr for a in message.sender) or "the sender"
-    quoted = "\n".join(f"> {line}" for line in message.text.splitlines())
-    return f"\n\n{sender} wrote:\n{quoted}\n"
-
-
-def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False) -> DraftStart:
-    """A reply's recipients, subject, quoted text and thread headers; a reply to an encrypted message is never
-    planned weaker (DESIGN.md §5)."""
-    to = [a.addr for a in (message.reply_to or message.sender)]
-    if to_all:
-        to += [a.addr for a in (*message.to, *message.cc)]
-    # RFC 5322 §3.6.4: References is the parent's References followed by the parent's Message-ID.
-    references = (*message.references, message.message_id) if message.message_id else message.references
-    return DraftStart(
-        split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message),
-        in_reply_to=message.message_id, references=tuple(references), reply_to_encrypted=encrypted,
-    )  # fmt: skip
-
-
-def forward_start(message: ParsedMessage, attachments: tuple[OutgoingAttachment, ...] = ()) -> DraftStart:
-    """A forward's subject, text and the original's attachments (bytes in memory, never a temporary file)."""
-    sender = ", ".join(a.addr for a in message.sender)
-    header = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nSubject: {message.subject}\n\n"
-    return DraftStart((), _prefixed("Fwd:", message.subject), header + message.text, attachments=attachments)
