@@ -401,7 +401,12 @@ class MainWindow(QMainWindow):
             return
         message = shown.opened.message
         if how is Act.FORWARD:
-            self.open_composer(forward_start(message))
+            # The original's attachments come along as bytes (read, and decrypted if need be, on the engine).
+            self.controller.bridge.submit(
+                self.controller.reader.forward_attachments(shown.opened.id),
+                lambda attachments: self._open_start(forward_start(message, attachments)),
+                self.banner.show_text,
+            )
         else:
             encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
             self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted))
