@@ -140,7 +140,8 @@ def test_ctrl_n_opens_a_composer_and_reply_fills_in_the_sender(
     message = shown.opened.message
     assert reply.to.addresses() == tuple(a.addr for a in (message.reply_to or message.sender))
     assert reply.subject.text().lower().startswith("re:")
-    demo_window.actions_by_name[Act.FORWARD].trigger()
+    demo_window.actions_by_name[Act.FORWARD].trigger()  # opens once the attachments are read on the engine
+    qtbot.waitUntil(lambda: len(demo_window.composers) == 3, timeout=10_000)
     assert demo_window.composers[-1].subject.text().lower().startswith("fwd:")
     assert demo_window.composers[-1].to.addresses() == ()
 
