@@ -9,7 +9,6 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import secrets
 from dataclasses import dataclass
@@ -84,10 +83,17 @@ def outgoing(draft: StoredDraft) -> tuple[OutgoingAttachment, ...]:
 
 
 async def save_draft(session: Session, engine: Engine, content: DraftContent) -> StoredDraft:
-    """Saves the draft whole (attachments read first); returns what was stored."""
-    attachments = await asyncio.to_thread(read_attachments, content.attachments)
-    draft = stored(content, attachments)
-    await engine.db(store.save, session.vault, draft, utc_now())
+    """Saves the draft whole (attachments read first); returns what was stored.
+
+    One step on the vault's thread, files read included: steps there run in the order they were asked for, so
+    a save asked for before the profile closes (closing Salus, a lock) is written before the vault closes.
+    """
+    return await engine.db(_save, session, content)
+
+
+def _save(session: Session, content: DraftContent) -> StoredDraft:
+    draft = stored(content, read_attachments(content.attachments))
+    store.save(session.vault, draft, utc_now())
     return draft
 
 

@@ -3,6 +3,7 @@ again from the vault after the unlock; no readable copy of the draft anywhere on
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import tempfile
@@ -23,6 +24,7 @@ from app.ui.lock_screen import WindowLock, attach_lock
 from app.ui.windows.actions import Act
 from app.ui.windows.composer import ComposerWindow, DraftStart
 from app.ui.windows.main_window import MainWindow
+from tests.support.memory_scan import find_strings, scan
 from tests.ui.conftest import WindowFactory
 from tests.ui.support import PASSPHRASE, make_profile, plain_message
 
@@ -105,10 +107,15 @@ def test_lock_saves_the_draft_first_empties_the_composer_and_unlock_restores_it(
     profile, window, lock = _open(make_window, qtbot, tmp_path)
     composer = _compose(window, qtbot, words, attachment)
     composer.escalate.setChecked(True)
+    assert words[0] in find_strings(words)  # the search does see the draft (its subject) while it is open
     window.actions_by_name[Act.LOCK].trigger()  # at once: no autosave has happened yet
     qtbot.waitUntil(lambda: lock.is_locked and window.controller.reader.locked, timeout=15_000)
     assert not composer.isVisible()
     assert composer.subject.text() == "" and composer.body.toPlainText() == "" and composer.attachments == []
+    qtbot.wait(50)  # let queued callbacks (and their closures) run and go
+    gc.collect()
+    # Not covered (see tests/support/memory_scan.py): Qt's own QString buffers and freed memory.
+    assert scan(words) == [], "the composer's draft stayed in Python memory after the lock"
 
     draft = _stored(profile, composer.draft_id)
     assert draft is not None

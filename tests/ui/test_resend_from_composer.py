@@ -13,13 +13,23 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from app.services.profile import unlock
 from app.services.resend import ResendReport
+from app.store import drafts
 from app.ui.bridge import Bridge
 from app.ui.windows.composer import ComposerWindow, composer_service
 from tests.support.pki import TestCA
 from tests.support.refusing_world import PARTNER, RefusingWorld, refusing_world
 from tests.support.salus_cli import PASSPHRASE, Salus
 from tests.ui.conftest import OpenReader
+
+
+def _draft_exists(profile: Path, draft_id: str) -> bool:
+    session = unlock(profile, PASSPHRASE)
+    try:
+        return drafts.load(session.vault, draft_id) is not None
+    finally:
+        session.close()
 
 
 @pytest.fixture
@@ -53,12 +63,15 @@ def test_refused_send_offers_a_one_click_resend_through_the_portal(
     window.body.setPlainText("Please see the patient this week.")
     qtbot.waitUntil(lambda: window.to.badge_methods() == {PARTNER: "tls"}, timeout=30_000)
     assert not window.resend_button.isVisible()
+    window.save_draft()
+    qtbot.waitUntil(lambda: _draft_exists(salus.profile, window.draft_id), timeout=15_000)
 
     QTest.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(window.resend_button.isVisible, timeout=60_000)
     assert "5.7.30" in window.banner.label.text()
     assert window.isVisible() and not window.send_button.isEnabled()
     assert world.smtp.accepted == []
+    assert not _draft_exists(salus.profile, window.draft_id)  # the message is in the outbox: no draft is kept
 
     with qtbot.waitSignal(window.resent, timeout=60_000) as resent:
         QTest.mouseClick(window.resend_button, Qt.MouseButton.LeftButton)
