@@ -60,11 +60,13 @@ def lookalike_of(domain: str, known: Iterable[str]) -> str | None:
     if target in candidates:
         return None
     mine = skeleton(target)
-    for other in candidates:
-        if _related(target, other):
-            continue
-        theirs = skeleton(other)
-        if mine == theirs or (_long_enough(target, other) and _within_one_edit(mine, theirs)):
+    others = [(other, skeleton(other)) for other in candidates if not _related(target, other)]
+    # A domain that reads exactly like a known one is the stronger match; a one-edit typo comes second.
+    for other, theirs in others:
+        if mine == theirs:
+            return other
+    for other, theirs in others:
+        if _long_enough(target, other) and _within_one_edit(mine, theirs):
             return other
     return None
 

@@ -67,3 +67,7 @@ def test_skeleton_maps_cyrillic_greek_and_digit_homoglyphs_to_latin() -> None:
     assert skeleton("раураl.com") == skeleton("paypal.com") == "paypal.com"
     assert skeleton("αpple.com") == "apple.com"
     assert skeleton("g00gle.com") == "google.com"
+
+
+def test_an_exact_skeleton_match_is_preferred_to_a_one_edit_match() -> None:
+    assert lookalike_of("d0main17.example", ("domain1.example", "domain17.example")) == "domain17.example"
