@@ -79,6 +79,8 @@ def test_forward_carries_plain_and_encrypted_attachments_in_memory_into_the_draf
     encrypted = _forward(window, qtbot, 1 - _row_of(window, "Lab report"))  # its subject is hidden ("[...]")
     assert encrypted.subject.text() == "Fwd: Encrypted results"
     assert encrypted.attachments == [OutgoingAttachment("secret.pdf", "application/pdf", secret)]
+    # Its content was encrypted, so the forward is never planned weaker (like a reply): portal at the least.
+    assert encrypted.draft_content().reply_to_encrypted and not plain.draft_content().reply_to_encrypted
     with qtbot.waitSignal(encrypted.draft_saved, timeout=15_000):
         encrypted.to.edit.setText("colleague@clinic.example")  # an edit starts the autosave
     session = unlock(profile, PASSPHRASE)

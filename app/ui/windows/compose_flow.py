@@ -145,8 +145,14 @@ def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False
     )  # fmt: skip
 
 
-def forward_start(message: ParsedMessage, attachments: tuple[OutgoingAttachment, ...] = ()) -> DraftStart:
-    """A forward's subject, text and the original's attachments (bytes in memory, never a temporary file)."""
+def forward_start(
+    message: ParsedMessage, attachments: tuple[OutgoingAttachment, ...] = (), *, encrypted: bool = False
+) -> DraftStart:
+    """A forward's subject, text and the original's attachments (bytes in memory, never a temporary file). A
+    forward of an encrypted message carries its content, so it is planned at least as strongly as a reply."""
     sender = ", ".join(a.addr for a in message.sender)
     header = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nSubject: {message.subject}\n\n"
-    return DraftStart((), _prefixed("Fwd:", message.subject), header + message.text, attachments=attachments)
+    return DraftStart(
+        (), _prefixed("Fwd:", message.subject), header + message.text, attachments=attachments,
+        reply_to_encrypted=encrypted,
+    )  # fmt: skip

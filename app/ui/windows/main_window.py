@@ -400,15 +400,15 @@ class MainWindow(QMainWindow):
             self.status_text.setText("Open a message first.")
             return
         message = shown.opened.message
+        encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
         if how is Act.FORWARD:
             # The original's attachments come along as bytes (read, and decrypted if need be, on the engine).
             self.controller.bridge.submit(
                 self.controller.reader.forward_attachments(shown.opened.id),
-                lambda attachments: self._open_start(forward_start(message, attachments)),
+                lambda attachments: self._open_start(forward_start(message, attachments, encrypted=encrypted)),
                 self.banner.show_text,
             )
         else:
-            encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
             self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted))
 
     # --- closing ------------------------------------------------------------------------------------------
