@@ -23,6 +23,7 @@ from app.store.drafts import StoredDraft
 from app.ui.lock_screen import WindowLock, attach_lock
 from app.ui.windows.actions import Act
 from app.ui.windows.composer import ComposerWindow, DraftStart
+from app.ui.windows.drafts_dialog import DraftsDialog
 from app.ui.windows.main_window import MainWindow
 from tests.support.memory_scan import find_strings, scan
 from tests.ui.conftest import WindowFactory
@@ -161,3 +162,23 @@ def test_draft_reopens_in_a_new_composer_and_an_emptied_draft_is_removed(
     with qtbot.waitSignal(reopened.draft_saved, timeout=15_000):
         pass
     assert _stored(profile, draft_id) is None
+
+
+def test_drafts_dialog_lists_saved_drafts_and_opens_the_chosen_one(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
+) -> None:
+    profile, window, _lock = _open(make_window, qtbot, tmp_path)
+    composer = window.open_composer(DraftStart(("dr.who@clinic.example",), "Handover notes", "Bed 4 stable."))
+    draft_id = composer.draft_id
+    composer.close()
+    qtbot.waitUntil(lambda: _stored(profile, draft_id) is not None, timeout=15_000)
+
+    window.actions_by_name[Act.DRAFTS].trigger()
+    dialog = window.findChild(DraftsDialog)
+    assert isinstance(dialog, DraftsDialog)
+    qtbot.waitUntil(lambda: dialog.list.count() == 1, timeout=15_000)
+    assert dialog.list.item(0).text().startswith("Handover notes")
+    QTest.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(c.draft_id == draft_id for c in window.composers), timeout=15_000)
+    reopened = next(c for c in window.composers if c.draft_id == draft_id)
+    assert (reopened.subject.text(), reopened.body.toPlainText()) == ("Handover notes", "Bed 4 stable.")
