@@ -168,7 +168,8 @@ def test_drafts_dialog_lists_saved_drafts_and_opens_the_chosen_one(
     make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
 ) -> None:
     profile, window, _lock = _open(make_window, qtbot, tmp_path)
-    composer = window.open_composer(DraftStart(("dr.who@clinic.example",), "Handover notes", "Bed 4 stable."))
+    composer = window.open_composer(DraftStart(("dr.who@clinic.example",), "Handover notes", "Bed 4"))
+    composer.body.appendPlainText("Stable.")  # an edit: a composer closed untouched leaves no draft
     draft_id = composer.draft_id
     composer.close()
     qtbot.waitUntil(lambda: _stored(profile, draft_id) is not None, timeout=15_000)
@@ -181,4 +182,13 @@ def test_drafts_dialog_lists_saved_drafts_and_opens_the_chosen_one(
     QTest.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(c.draft_id == draft_id for c in window.composers), timeout=15_000)
     reopened = next(c for c in window.composers if c.draft_id == draft_id)
-    assert (reopened.subject.text(), reopened.body.toPlainText()) == ("Handover notes", "Bed 4 stable.")
+    assert (reopened.subject.text(), reopened.body.toPlainText()) == ("Handover notes", "Bed 4\nStable.")
+
+
+def test_a_composer_closed_untouched_leaves_no_draft(make_window: WindowFactory, qtbot: QtBot, tmp_path: Path) -> None:
+    profile, window, _lock = _open(make_window, qtbot, tmp_path)
+    composer = window.open_composer(DraftStart(("dr.who@clinic.example",), "Re: Results", "> quoted"))
+    draft_id = composer.draft_id
+    composer.close()
+    qtbot.wait(500)
+    assert _stored(profile, draft_id) is None

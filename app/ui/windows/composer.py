@@ -6,7 +6,8 @@ Rules:
 - Send is enabled only when the plan on show matches what is typed and no recipient is blocked; when one is,
   the reason is shown in words beside the button.
 - Files are read on the engine thread when the message is sent or the draft saved, not when they are attached.
-- The draft is autosaved into the vault (encrypted) 2 s after the last edit and when the window closes; a lock
+- The draft is autosaved into the vault (encrypted) 2 s after the last edit and, if edited since, when the window
+  closes (an untouched reply leaves no draft behind); a lock
   saves it first and then empties the window, and the unlock fills it again from the vault (DESIGN.md §7: the
   lock drops decrypted data from the UI). A sent message's draft is deleted.
 - Errors appear in the window's banner; nothing here opens a modal box except the file chooser the user asked for.
@@ -103,6 +104,7 @@ class ComposerWindow(QMainWindow):
         self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
         self._filling = False  # while the window is filled or emptied by the program, edits are not autosaved
         self.emptied_for_lock = False
+        self._dirty = False  # edited since the last save: only then does closing the window save a draft
         self.setWindowTitle("Salus — new message")
         self.setAccessibleName("Message composer")
         self.setAcceptDrops(True)
@@ -415,7 +417,7 @@ class ComposerWindow(QMainWindow):
         self._autosave.stop()
         if self._planning is not None:
             self._planning.cancel()
-        if not self._sent and not self.emptied_for_lock and self._sending is None:
+        if self._dirty and not self._sent and not self.emptied_for_lock and self._sending is None:
             self.save_draft(closing=True)
         self.closed.emit()
         event.accept()
@@ -436,6 +438,7 @@ class ComposerWindow(QMainWindow):
 
     def _edited(self) -> None:
         if not self._filling and not self._sent and self._sending is None:
+            self._dirty = True
             self._autosave.start()
 
     def _on_autosave_timeout(self) -> None:
@@ -445,6 +448,7 @@ class ComposerWindow(QMainWindow):
         """Saves the draft now (an empty window removes its draft instead). A closing window is deleted before
         the save finishes, so nothing reports back to it."""
         self._autosave.stop()
+        self._dirty = False
         content = self.draft_content()
         work = self._service.delete_draft(self.draft_id) if content.is_empty else self._service.save_draft(content)
         if closing:
