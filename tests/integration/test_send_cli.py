@@ -428,7 +428,7 @@ def test_a_reply_keeps_its_thread_headers_inside_the_encryption_and_is_never_pla
 def test_plan_after_a_real_send_flags_first_time_lookalike_and_weaker_recipients(world: World) -> None:
     lookalike = "n@xn--kys-bma.test"  # "kéys.test" in Punycode: reads like keys.test, where bob was written to
     with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
-        salus = profile(world, smtp.port, "p12")
+        salus = profile(world, smtp.port, "p13")
         (before,) = salus.json("plan", "--to", PGP_FRIEND)["recipients"]
         assert before["flags"] == ["first_time_recipient"]
         assert send(salus, PGP_FRIEND).code == 0
