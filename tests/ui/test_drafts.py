@@ -72,8 +72,10 @@ def _readable_copies(words: list[str], roots: list[Path], since: float) -> list[
     return found
 
 
-def _compose(window: MainWindow, qtbot: QtBot, words: list[str], attachment: Path) -> ComposerWindow:
-    composer = window.open_composer(DraftStart())
+def _compose(
+    window: MainWindow, qtbot: QtBot, words: list[str], attachment: Path, start: DraftStart | None = None
+) -> ComposerWindow:
+    composer = window.open_composer(start or DraftStart())
     qtbot.keyClicks(composer.subject, f"Consult {words[0]}")  # type: ignore[no-untyped-call]
     composer.body.setPlainText(f"Patient {words[1]} needs follow-up.")
     composer.to.edit.setText("dr.who@clinic.example")
@@ -106,7 +108,10 @@ def test_lock_saves_the_draft_first_empties_the_composer_and_unlock_restores_it(
     attachment = tmp_path / "scan.txt"
     attachment.write_bytes(b"scan contents")
     profile, window, lock = _open(make_window, qtbot, tmp_path)
-    composer = _compose(window, qtbot, words, attachment)
+    # A reply to an encrypted message: its thread and its "never weaker" fact must survive the lock too.
+    reply = DraftStart(in_reply_to="m1@lab.example", references=("m0@lab.example", "m1@lab.example"),
+                       reply_to_encrypted=True)  # fmt: skip
+    composer = _compose(window, qtbot, words, attachment, reply)
     composer.escalate.setChecked(True)
     assert words[0] in find_strings(words)  # the search does see the draft (its subject) while it is open
     window.actions_by_name[Act.LOCK].trigger()  # at once: no autosave has happened yet
@@ -135,6 +140,10 @@ def test_lock_saves_the_draft_first_empties_the_composer_and_unlock_restores_it(
     assert composer.to.addresses() == ("dr.who@clinic.example",)
     assert composer.escalate.isChecked()
     assert composer.attachments == [OutgoingAttachment("scan.txt", "text/plain", b"scan contents")]
+    restored = composer.draft_content()
+    assert (restored.in_reply_to, restored.references, restored.reply_to_encrypted) == (
+        "m1@lab.example", ("m0@lab.example", "m1@lab.example"), True,
+    )  # fmt: skip
 
 
 def test_draft_reopens_in_a_new_composer_and_an_emptied_draft_is_removed(
