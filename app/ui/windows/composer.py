@@ -473,6 +473,8 @@ class ComposerWindow(QMainWindow):
         self.outcome, self._planned = None, None
         self._fill(DraftStart(draft_id=self.draft_id))
         self.to.show_badges(())
+        self.banner.hide()  # its text may name a recipient
+        self.status_label.clear()
 
     def restore_after_unlock(self) -> None:
         if not self.emptied_for_lock:
