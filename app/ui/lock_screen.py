@@ -80,6 +80,7 @@ class Locker(QObject):
     unlock_rejected = Signal(int)  # attempts left
     profile_closed = Signal()
     failed = Signal(str)
+    before_lock_failed = Signal(str)  # a hook (a draft's save) failed; the lock went ahead
 
     def __init__(
         self,
@@ -171,7 +172,7 @@ class Locker(QObject):
                 await hook()
             except (AppError, TimeoutError) as exc:
                 # The lock goes ahead: security first. What was not saved stays in its hidden window.
-                self._post(partial(self.failed.emit, f"a draft could not be saved before the lock ({exc})"))
+                self._post(partial(self.before_lock_failed.emit, str(exc)))
 
     def _post(self, callback: Callable[[], None]) -> None:
         self._bridge.post(callback)
@@ -325,6 +326,8 @@ class WindowLock(QObject):
         locker.unlock_rejected.connect(self._on_locker_unlock_rejected)
         locker.profile_closed.connect(self._on_locker_profile_closed)
         locker.failed.connect(self._on_locker_failed)
+        locker.before_lock_failed.connect(self._on_locker_before_lock_failed)
+        self._lock_note = ""  # shown on the lock screen once it covers the window
         self.screen.unlock_requested.connect(locker.try_unlock)
         self.screen.switch_requested.connect(self._on_screen_switch_requested)
         window.lock_requested.connect(locker.lock_now)
@@ -379,6 +382,14 @@ class WindowLock(QObject):
             for action in self._enabled:
                 action.setEnabled(False)
         self.screen.cover()
+        if self._lock_note:
+            self.screen.show_message(self._lock_note)
+            self._lock_note = ""
+
+    def _on_locker_before_lock_failed(self, message: str) -> None:
+        self._lock_note = (
+            f"A draft could not be saved before the lock ({message}). It stays in its window, hidden until you unlock."
+        )
 
     def _on_locker_unlocked(self) -> None:
         self.screen.hide()

@@ -201,3 +201,24 @@ def test_a_composer_closed_untouched_leaves_no_draft(make_window: WindowFactory,
     composer.close()
     qtbot.wait(500)
     assert _stored(profile, draft_id) is None
+
+
+def test_a_draft_that_cannot_be_saved_stays_in_its_hidden_window_and_the_lock_goes_ahead(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path
+) -> None:
+    profile, window, lock = _open(make_window, qtbot, tmp_path)
+    words = [secrets.token_hex(10), secrets.token_hex(10)]
+    attachment = tmp_path / "scan.txt"
+    attachment.write_bytes(b"scan contents")
+    composer = _compose(window, qtbot, words, attachment)
+    attachment.unlink()  # gone before any save could read it
+    window.actions_by_name[Act.LOCK].trigger()
+    qtbot.waitUntil(lambda: lock.is_locked and window.controller.reader.locked, timeout=15_000)
+    assert "could not be saved" in lock.screen.message.text() and "scan.txt" in lock.screen.message.text()
+    assert not composer.isVisible() and not composer.emptied_for_lock
+    assert _stored(profile, composer.draft_id) is None
+
+    lock.screen.passphrase.setText(PASSPHRASE)
+    QTest.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not lock.is_locked and composer.isVisible(), timeout=15_000)
+    assert composer.subject.text() == f"Consult {words[0]}"
