@@ -39,8 +39,10 @@ from app.services import (
     portal_desk,
     portal_replies,
 )
+from app.services import drafts as drafts_service
 from app.services import outbox as outbox_service
 from app.services import portal as portal_service
+from app.services import resend as resend_service
 from app.services import send as sending
 from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
@@ -137,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("outbox", help="the durable outbox").add_subparsers(dest="action", required=True)
     queue.add_parser("list", parents=[common], help="messages waiting, sent or failed")
     queue.add_parser("flush", parents=[common], help="submit whatever is due now")
+    resend = queue.add_parser("resend", parents=[common], help="send a failed message again by a stronger method")
+    resend.add_argument("message", help="the number or Message-ID `outbox list` shows")
+    resend.add_argument("--escalate", action="store_true", help="through the secure portal (required)")
+
+    saved = sub.add_parser("drafts", help="drafts saved by the composer").add_subparsers(dest="action", required=True)
+    saved.add_parser("list", parents=[common], help="saved drafts, newest first")
+    saved.add_parser("delete", parents=[common], help="delete a saved draft").add_argument("draft_id")
 
     portal = sub.add_parser("portal", help="messages sent through the secure portal").add_subparsers(
         dest="action", required=True
@@ -438,7 +447,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         )
     now = outcome.planned_at
     recipients = [
-        {"address": d.address, "method": d.method.value, "reasons": [_reason_json(r) for r in d.reasons]}
+        {
+            "address": d.address,
+            "method": d.method.value,
+            "reasons": [_reason_json(r) for r in d.reasons],
+            "flags": [c.value for c in d.flags],
+        }
         for d in outcome.plan.decisions
     ]
     document = {
@@ -560,7 +574,7 @@ def _cmd_outbox_list(args: argparse.Namespace) -> int:
     with _session(args) as session:
         rows = outbox_service.listing(session)
     items = [
-        {"message_id": r.message_id, "method": r.method, "recipients": list(r.recipients), "state": r.state,
+        {"id": r.id, "message_id": r.message_id, "method": r.method, "recipients": list(r.recipients), "state": r.state,
          "sent_copy": r.sent_copy_state, "attempts": r.attempts, "next_attempt_at": r.next_attempt_at.isoformat(),
          "error": r.last_error}
         for r in rows
@@ -577,6 +591,43 @@ def _cmd_outbox_flush(args: argparse.Namespace) -> int:
     ]
     _emit(args, {"messages": items}, "\n".join(f"{i['state']:10} {i['message_id']}" for i in items))
     return ExitCode.OK if all(d.state == "submitted" for d in deliveries) else ExitCode.ERROR
+
+
+def _cmd_outbox_resend(args: argparse.Namespace) -> int:
+    if not args.escalate:
+        raise UsageError("A failed message is resent by a stronger method: add --escalate (the secure portal).")
+    with _session(args) as session:
+        done = asyncio.run(resend_service.resend_escalated(session, args.settings, args.message))
+    report = done.report
+    items = [
+        {"message_id": d.message_id, "method": d.method, "recipients": list(d.recipients), "state": d.state,
+         "error": d.error}
+        for d in report.deliveries
+    ]  # fmt: skip
+    _emit(
+        args, {"original": done.original, "send_id": report.send_id, "messages": items},
+        "\n".join(f"{i['method']}: {', '.join(i['recipients'])}: {i['state']}" for i in items),
+    )  # fmt: skip
+    return ExitCode.OK if all(d.state == "submitted" for d in report.deliveries) else ExitCode.ERROR
+
+
+def _cmd_drafts_list(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        found = drafts_service.list_drafts(session)
+    items = [
+        {"draft_id": d.draft_id, "subject": d.subject, "recipients": d.recipients, "attachments": d.attachments,
+         "updated_at": d.updated_at.isoformat()}
+        for d in found
+    ]  # fmt: skip
+    _emit(args, {"drafts": items}, "\n".join(f"{i['draft_id']} {i['updated_at']} {i['subject']}" for i in items))
+    return ExitCode.OK
+
+
+def _cmd_drafts_delete(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        drafts_service.remove_draft(session, args.draft_id)
+    _emit(args, {"deleted": args.draft_id}, f"Deleted draft {args.draft_id}")
+    return ExitCode.OK
 
 
 def _cmd_portal_status(args: argparse.Namespace) -> int:
@@ -736,6 +787,9 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("send", None): _cmd_send,
     ("outbox", "list"): _cmd_outbox_list,
     ("outbox", "flush"): _cmd_outbox_flush,
+    ("outbox", "resend"): _cmd_outbox_resend,
+    ("drafts", "list"): _cmd_drafts_list,
+    ("drafts", "delete"): _cmd_drafts_delete,
     ("evidence", "refresh"): _cmd_evidence_refresh,
     ("portal", "status"): _cmd_portal_status,
     ("portal", "revoke"): _cmd_portal_revoke,

@@ -19,6 +19,7 @@ class AuditEvent(StrEnum):
     PRINTED = "print"
     EXPORTED = "export"
     SENT = "send"
+    RESENT = "send.resend"  # a failed message sent again by a stronger method; target: the original Message-ID
     ESCALATED = "escalation"
     PORTAL_REVOKED = "portal.revoke"
     PORTAL_REPLY_FETCHED = "portal.reply"

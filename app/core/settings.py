@@ -181,6 +181,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("portal_ca_file", "", _text, "Extra CA certificate for a privately certified portal."),
     Setting("remote_content_allowed", False, _boolean, "May the reader load remote images when asked."),
     Setting("remote_images_private_networks", False, _boolean, "May remote images come from non-public addresses."),
+    Setting("max_decrypted_mib", 64, _int_between(1, 2048), "Largest decrypted message in MiB (zip bombs)."),
     Setting("audit_forward", "none", _choice("none", "syslog", "eventlog"), "Copy audit entries to the OS log."),
     Setting("dns_resolvers", [], _strings, "DNS resolvers for recipient discovery (empty: the system's)."),
     Setting("discovery_ca_file", "", _text, "Extra CA bundle for discovery's HTTPS lookups."),

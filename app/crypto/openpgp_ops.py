@@ -38,6 +38,7 @@ import gnupg
 
 from app.core.errors import CryptoError
 from app.crypto.gpg_locate import gpg_path
+from app.crypto.limits import DEFAULT_MAX_PLAINTEXT, PlaintextTooLarge
 from app.crypto.openpgp import _SAFE_OPTIONS, KeyInfo, OpenPgpStore, Validity, _checked_fingerprint, same_address
 
 # The isolation options of the public-key store, minus `--no-autostart`: secret-key operations need the agent.
@@ -238,10 +239,17 @@ class OpenPgpOps:
             raise CryptoError("Cannot sign: GnuPG used a hash weaker than SHA-256.")
         return bytes(result.data), micalg
 
-    def decrypt(self, data: bytes) -> Decrypted:
-        """The plaintext of an OpenPGP message encrypted to this profile's key, and its signature if any."""
+    def decrypt(self, data: bytes, *, max_plaintext: int = DEFAULT_MAX_PLAINTEXT) -> Decrypted:
+        """The plaintext of an OpenPGP message encrypted to this profile's key, and its signature if any.
+
+        GnuPG stops writing after `max_plaintext` bytes (`--max-output`), so a compressed message cannot expand
+        without bound in memory; reaching the limit raises PlaintextTooLarge and the partial output is dropped.
+        """
+        options = ["--no-symkey-cache", "--max-output", str(max_plaintext)]
         with self._session():
-            result = self._gpg.decrypt(data, passphrase=self._passphrase, extra_args=["--no-symkey-cache"])
+            result = self._gpg.decrypt(data, passphrase=self._passphrase, extra_args=options)
+        if _hit_max_output(result, max_plaintext):
+            raise PlaintextTooLarge(max_plaintext)
         status = _status_lines(result.stderr)
         _check_decrypted(result, status)
         return Decrypted(bytes(result.data), self._summarize(_signatures(status)))
@@ -363,6 +371,17 @@ def _status_lines(stderr: str) -> _Status:
             keyword, *args = line[9:].split() or [""]
             lines.append((keyword, tuple(args)))
     return tuple(lines)
+
+
+def _hit_max_output(result: Any, limit: int) -> bool:
+    """gpg still reports DECRYPTION_OKAY when it stopped writing at --max-output; it says so on stderr (the
+    option name is not translated) and exits non-zero with the output cut within a buffer of the limit."""
+    if "--max-output" in (result.stderr or "") or len(result.data) > limit:
+        return True
+    return getattr(result, "returncode", 0) not in (0, None) and len(result.data) >= limit - _GPG_BUFFER
+
+
+_GPG_BUFFER = 256 * 1024  # more than gpg's output buffering, so a stop at the limit is recognised in any locale
 
 
 def _check_decrypted(result: Any, status: _Status) -> None:

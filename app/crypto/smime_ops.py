@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from app.core.errors import CryptoError
 from app.crypto import smime_asn1 as asn1
 from app.crypto import smime_cms as cms
+from app.crypto.limits import DEFAULT_MAX_PLAINTEXT, PlaintextTooLarge
 from app.crypto.smime_certs import CertVerdict, evaluate, fingerprint, load_certificates, to_der
 
 __all__ = ["Identity", "SignatureCheck", "decrypt", "encrypt", "load_pkcs12", "sign_detached", "verify_detached"]
@@ -141,9 +142,14 @@ def _wrap_key(certificate: x509.Certificate, key: bytes) -> bytes:
 # --- decryption --------------------------------------------------------------------------------------------
 
 
-def decrypt(der: bytes, certificate: bytes, private_key: bytes, *, password: bytes | None = None) -> bytes:
+def decrypt(
+    der: bytes, certificate: bytes, private_key: bytes, *, password: bytes | None = None,
+    max_plaintext: int = DEFAULT_MAX_PLAINTEXT,
+) -> bytes:  # fmt: skip
     """The content of an EnvelopedData or AuthEnvelopedData addressed to `certificate`, opened with
-    `private_key` (PEM or DER, encrypted with `password` or not)."""
+    `private_key` (PEM or DER, encrypted with `password` or not); PlaintextTooLarge past `max_plaintext`."""
+    if len(der) > max_plaintext + (1 << 16):
+        raise PlaintextTooLarge(max_plaintext)  # CMS content is not compressed: it is never much smaller
     own = _one_certificate(certificate)
     key = _load_private_key(private_key, password)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -154,7 +160,10 @@ def decrypt(der: bytes, certificate: bytes, private_key: bytes, *, password: byt
     recipient = next((info for info in envelope.recipients if info.recipient.matches(own)), None)
     if recipient is None:
         raise CryptoError("Cannot decrypt the message: it was not encrypted for your certificate.")
-    return _open(envelope, cipher, _unwrap_key(key, recipient, cipher.key_size))
+    plaintext = _open(envelope, cipher, _unwrap_key(key, recipient, cipher.key_size))
+    if len(plaintext) > max_plaintext:
+        raise PlaintextTooLarge(max_plaintext)
+    return plaintext
 
 
 def _content_cipher(envelope: cms.Envelope) -> _ContentCipher:

@@ -28,7 +28,7 @@ from app.policy.model import (
     RecipientFacts,
     require_aware,
 )
-from app.policy.reasons import Reason, ReasonCode
+from app.policy.reasons import FLAG_CODES, Reason, ReasonCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,11 @@ class Decision:
     @property
     def codes(self) -> tuple[ReasonCode, ...]:
         return tuple(reason.code for reason in self.reasons)
+
+    @property
+    def flags(self) -> tuple[ReasonCode, ...]:
+        """The reasons to look twice before sending (weaker than last time, first time, look-alike domain)."""
+        return tuple(code for code in self.codes if code in FLAG_CODES)
 
 
 _Judge = Callable[[RecipientFacts, MessageFacts, PolicyRules, datetime], Verdict]
@@ -163,11 +168,23 @@ def _note_weaker(outcome: _Outcome) -> tuple[Reason, ...]:
     return (Reason(ReasonCode.WEAKER_THAN_PREVIOUS, method=previous),)
 
 
+def _note_first_time(outcome: _Outcome) -> tuple[Reason, ...]:
+    # A mistyped or unfamiliar address is the commonest way patient data reaches the wrong person.
+    return (Reason(ReasonCode.FIRST_TIME_RECIPIENT),) if outcome.recipient.first_time else ()
+
+
+def _note_lookalike(outcome: _Outcome) -> tuple[Reason, ...]:
+    imitated = outcome.recipient.lookalike_of
+    return (Reason(ReasonCode.LOOKALIKE_DOMAIN, detail=imitated),) if imitated else ()
+
+
 _NOTES: tuple[Callable[[_Outcome], tuple[Reason, ...]], ...] = (
     _note_excluded,
     _note_kept_end_to_end,
     _note_blocked,
     _note_weaker,
+    _note_first_time,
+    _note_lookalike,
 )
 
 

@@ -251,6 +251,10 @@ class RecipientFacts:
     smime_certs: tuple[SmimeCertEvidence, ...] = ()
     transport: DomainTransportEvidence | None = None
     previous_method: Method | None = None
+    # Never sent to and never received from (False when unknown, so nothing is flagged without evidence).
+    first_time: bool = False
+    # The known contact domain this recipient's domain imitates (see app.policy.lookalike), if any.
+    lookalike_of: str | None = None
 
     def __post_init__(self) -> None:
         _, domain = split_address(self.address)

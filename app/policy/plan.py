@@ -69,6 +69,8 @@ def _merge(first: RecipientFacts, second: RecipientFacts) -> RecipientFacts:
         smime_certs=_union(first.smime_certs, second.smime_certs),
         transport=_same_transport(first.transport, second.transport),
         previous_method=_stronger(first.previous_method, second.previous_method),
+        first_time=first.first_time and second.first_time,
+        lookalike_of=first.lookalike_of or second.lookalike_of,
     )
 
 

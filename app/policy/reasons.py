@@ -4,7 +4,8 @@ Rules this module keeps:
 - A reason is data: a code, the evidence source and date it rests on, and an optional method or detail.
   Turning it into a sentence ("OpenPGP: key from WKD, 3 days ago") is the UI's job, never this package's.
 - Codes are stable strings: the audit log stores them, so a code is never renamed or reused.
-- `detail` holds only identifiers safe to log (a key or certificate fingerprint), never an address.
+- `detail` holds only identifiers safe to log (a key or certificate fingerprint, or for LOOKALIKE_DOMAIN the
+  known domain imitated), never an address.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ class ReasonCode(StrEnum):
     PLAIN_FORBIDDEN = "plain_forbidden"
     NO_ALLOWED_METHOD = "no_allowed_method"
     WEAKER_THAN_PREVIOUS = "weaker_than_previous"
+    # Flags about the recipient itself (issue 5): never a method, always shown beside the badge.
+    FIRST_TIME_RECIPIENT = "first_time_recipient"
+    LOOKALIKE_DOMAIN = "lookalike_domain"
+
+
+# The reasons the composer and `salus plan` raise as flags: the sender should look twice before sending.
+FLAG_CODES = frozenset({ReasonCode.WEAKER_THAN_PREVIOUS, ReasonCode.FIRST_TIME_RECIPIENT, ReasonCode.LOOKALIKE_DOMAIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,7 @@ class Reason:
 
     `source`/`learned_at` cite the evidence the reason rests on (None for facts of the message itself).
     `method` names the method the reason is about where the code alone does not (the method policy
-    excluded, or the previous method that this one is weaker than). `detail` is a fingerprint or empty.
+    excluded, or the previous method that this one is weaker than). `detail` is a fingerprint, a domain or empty.
     """
 
     code: ReasonCode

@@ -19,6 +19,7 @@ from app.core.clock import utc_now
 from app.core.errors import CryptoError
 from app.core.settings import Settings
 from app.crypto import smime_ops
+from app.crypto.limits import MIB
 from app.crypto.openpgp_ops import BadSignature, OpenPgpOps, Verification
 from app.mime.parse import ParsedMessage, parse_message
 from app.mime.protected import (
@@ -82,7 +83,7 @@ _NO_SMIME_KEY = "This message is encrypted with S/MIME, and this profile holds n
 def _open_pgp(session: Session, settings: Settings, outer: ParsedMessage, ciphertext: bytes) -> OpenedMessage:
     try:
         with OpenPgpOps(session.profile_dir / GNUPG_DIR, session.openpgp_passphrase) as ops:
-            decrypted = ops.decrypt(ciphertext)
+            decrypted = ops.decrypt(ciphertext, max_plaintext=settings["max_decrypted_mib"] * MIB)
     except CryptoError as exc:
         return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(f"Cannot decrypt: {exc}",))
     shown = apply_header_protection(outer, decrypted.plaintext, encrypted=True)
@@ -103,7 +104,9 @@ def _open_smime(session: Session, settings: Settings, outer: ParsedMessage, der:
     plaintext, errors = None, []
     for identity in identities:
         try:
-            plaintext = smime_ops.decrypt(der, identity.certificate, identity.private_key)
+            plaintext = smime_ops.decrypt(
+                der, identity.certificate, identity.private_key, max_plaintext=settings["max_decrypted_mib"] * MIB
+            )
             break
         except CryptoError as exc:
             errors.append(str(exc))

@@ -31,8 +31,8 @@ from app.services import portal
 from app.services.engine import Engine
 from app.services.mailbox import accounts_to_sync
 from app.services.profile import Session
+from app.store import contacts, outbox
 from app.store import mail as store
-from app.store import outbox
 from app.store.outbox import OutgoingRow
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
@@ -114,6 +114,8 @@ async def _submit(
         return await _failed(session, engine, row, str(exc), permanent=False)
     now = utc_now()
     await engine.db(outbox.mark_submitted, session.vault, row.id, now)
+    # What was actually sent is the baseline of the next plan's WEAKER_THAN_PREVIOUS flag.
+    await engine.db(contacts.record_sent, session.vault, row.recipients, row.method, now)
     if row.method == "portal" and settings is not None:
         # The sender's status view shows "notice delivered"; a failure here costs that event, not the send.
         with contextlib.suppress(AppError):

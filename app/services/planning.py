@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from app.core.clock import utc_now
@@ -29,6 +29,7 @@ from app.policy import (
     DomainTransportEvidence,
     EvidenceSource,
     MessageFacts,
+    Method,
     MtaStsEvidence,
     MtaStsMode,
     OrgListEvidence,
@@ -41,6 +42,7 @@ from app.policy import (
     plan,
     strip_subject_tags,
 )
+from app.policy.lookalike import lookalike_of
 from app.policy.model import split_address
 from app.services.engine import Engine
 from app.services.keys import openpgp_store, smime_trust
@@ -48,7 +50,8 @@ from app.services.mailbox import accounts_to_sync
 from app.services.policy import read_policy_file
 from app.services.profile import Session
 from app.services.rules import policy_rules
-from app.store import evidence
+from app.store import contacts, evidence
+from app.store import mail as store
 
 _Lookup = Callable[[], Awaitable[tuple[dict[str, object], timedelta]]]
 
@@ -93,11 +96,14 @@ async def plan_message_async(
     engine = Engine(parse_in_process=False)
     try:
         gatherer = Gatherer(session, settings, engine, now)
-        submission, facts = await asyncio.gather(
-            gatherer.submission(account), asyncio.gather(*(gatherer.recipient(a) for a in _checked(recipients)))
+        submission, facts, history = await asyncio.gather(
+            gatherer.submission(account),
+            asyncio.gather(*(gatherer.recipient(a) for a in _checked(recipients))),
+            engine.db(contact_history, session, recipients),
         )
     finally:
         engine.shutdown()
+    facts = [with_history(f, history) for f in facts]
     message = MessageFacts(
         escalated_manually=escalate,
         escalated_by_subject_tag=tagged,
@@ -105,6 +111,33 @@ async def plan_message_async(
         submission=submission,
     )
     return PlanOutcome(plan(facts, message, rules, now), stripped, escalate or tagged, now)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHistory:
+    """What the vault knows about whom this profile corresponds with (for the recipient flags)."""
+
+    last_methods: dict[str, str]  # normalised address -> method of the last message accepted for it
+    known_addresses: frozenset[str]
+    known_domains: frozenset[str]  # of known addresses and of the profile's own accounts
+
+
+def contact_history(session: Session, recipients: tuple[str, ...]) -> ContactHistory:
+    known = contacts.known_addresses(session.vault)
+    own = {a.sender_address.rpartition("@")[2].lower() for a in store.list_accounts(session.vault)}
+    domains = frozenset({a.rpartition("@")[2] for a in known} | own) - {""}
+    return ContactHistory(contacts.last_methods(session.vault, recipients), known, domains)
+
+
+def with_history(facts: RecipientFacts, history: ContactHistory) -> RecipientFacts:
+    """The recipient's facts with the previous method, the first-time flag and any look-alike domain filled in."""
+    previous = history.last_methods.get(facts.key)
+    return replace(
+        facts,
+        previous_method=Method(previous) if previous is not None else None,
+        first_time=facts.key not in history.known_addresses,
+        lookalike_of=lookalike_of(facts.domain, history.known_domains),
+    )
 
 
 def _checked(recipients: tuple[str, ...]) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from app.core.models import Account, AccountId, FolderId, MessageRowId, SyncCoun
 from app.core.query import parse_query
 from app.core.settings import Settings
 from app.mail.imap.session import ImapSession
+from app.mime.compose import OutgoingAttachment
 from app.mime.headers import header_str
 from app.mime.parse import ParsedMessage
 from app.mime.protected import encrypted_payload
@@ -38,6 +39,7 @@ from app.mime.transfer import decode_transfer, normalise_cte
 from app.services import opening, remote_content
 from app.services.accounts import AccountSettings, add_account
 from app.services.engine import Engine
+from app.services.forwarding import forwarded_attachments
 from app.services.harvest import after_store
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
@@ -222,6 +224,11 @@ class Reader:
 
     async def forget_remote_sender(self, sender: str) -> bool:
         return await self._db(remote_content.forget_sender, self._session, sender)
+
+    async def forward_attachments(self, message_id: MessageRowId) -> tuple[OutgoingAttachment, ...]:
+        """The message's attachments as bytes for a forward: in memory only, decrypted again where needed."""
+        raw = await self._db(browse.raw_message, self._session.vault, message_id)
+        return await self._engine.crypto(forwarded_attachments, self._session, self._settings, raw)
 
     async def set_seen(self, ids: Sequence[MessageRowId], seen: bool) -> list[MessageSummary]:
         return await self._set_flag(ids, SEEN, seen)

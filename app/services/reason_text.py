@@ -59,6 +59,8 @@ SENTENCES: dict[ReasonCode, str] = {
     ReasonCode.PLAIN_FORBIDDEN: "policy forbids unprotected mail",
     ReasonCode.NO_ALLOWED_METHOD: "no method allowed by policy can carry this message",
     ReasonCode.WEAKER_THAN_PREVIOUS: "weaker than the last message to this recipient",
+    ReasonCode.FIRST_TIME_RECIPIENT: "you have never written to or heard from this address",
+    ReasonCode.LOOKALIKE_DOMAIN: "the domain looks like one you know but is a different one",
 }
 
 
@@ -66,6 +68,10 @@ def reason_sentence(reason: Reason, now: datetime) -> str:
     text = SENTENCES[reason.code]
     if reason.method is not None and reason.code is ReasonCode.METHOD_NOT_ALLOWED_BY_POLICY:
         text = f"{METHOD_NAMES[reason.method]} is not allowed by policy"
+    if reason.method is not None and reason.code is ReasonCode.WEAKER_THAN_PREVIOUS:
+        text = f"weaker than the last message to this recipient ({METHOD_NAMES[reason.method]})"
+    if reason.detail and reason.code is ReasonCode.LOOKALIKE_DOMAIN:
+        text = f"the domain looks like {reason.detail}, which you know, but is a different one"
     if reason.learned_at is not None:
         text += f" ({_age(reason.learned_at, now)})"
     return text

@@ -259,6 +259,51 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        6,
+        "Drafts kept encrypted in the vault, where each recipient was last sent to and how, and resend links.",
+        """
+        -- The composer's autosaved state (DESIGN.md §3: drafts live in the vault, never in a file). `draft_id` is
+        -- chosen by the composer so that every save of one window is an upsert of one row. Address lists and the
+        -- thread (In-Reply-To, References, reply-to-encrypted) are JSON.
+        CREATE TABLE drafts (
+            draft_id    TEXT    PRIMARY KEY,
+            to_addrs    TEXT    NOT NULL DEFAULT '[]',
+            cc_addrs    TEXT    NOT NULL DEFAULT '[]',
+            bcc_addrs   TEXT    NOT NULL DEFAULT '[]',
+            subject     TEXT    NOT NULL DEFAULT '',
+            body        TEXT    NOT NULL DEFAULT '',
+            escalate    INTEGER NOT NULL DEFAULT 0,
+            thread      TEXT    NOT NULL DEFAULT '{}',
+            created_at  TEXT    NOT NULL,
+            updated_at  TEXT    NOT NULL
+        ) STRICT;
+        CREATE TABLE draft_attachments (
+            draft_id      TEXT    NOT NULL REFERENCES drafts(draft_id) ON DELETE CASCADE,
+            position      INTEGER NOT NULL,
+            filename      TEXT    NOT NULL,
+            content_type  TEXT    NOT NULL,
+            data          BLOB    NOT NULL,
+            PRIMARY KEY (draft_id, position)
+        ) STRICT;
+
+        -- One row per recipient mailbox (normalised: domain lower case): the method of the last message the
+        -- submission server accepted for it. Feeds the policy's previous_method (WEAKER_THAN_PREVIOUS) and the
+        -- set of known contacts (first-time recipients, look-alike domains).
+        CREATE TABLE recipient_history (
+            address       TEXT    PRIMARY KEY,
+            last_method   TEXT    NOT NULL,
+            last_sent_at  TEXT    NOT NULL,
+            messages      INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+
+        -- A failed message resent by a stronger method names the send that replaced it, so it is resent once.
+        ALTER TABLE outbox ADD COLUMN resent_as TEXT NOT NULL DEFAULT '';
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         8,
         "Portal follow-up: vault-only folders, replies fetched once, the sealed content kept for re-issue.",
         """

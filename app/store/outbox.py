@@ -80,6 +80,23 @@ def all_rows(vault: Vault) -> list[OutgoingRow]:
     return [_row(r) for r in vault.execute(f"SELECT {_COLUMNS} FROM outbox ORDER BY id").fetchall()]  # noqa: S608
 
 
+def find(vault: Vault, key: str) -> OutgoingRow | None:
+    """One row by its number (as `salus outbox list` shows it) or its Message-ID."""
+    clause, param = ("id = ?", int(key)) if key.isdigit() else ("message_id = ?", key.strip("<>"))
+    row = vault.execute(f"SELECT {_COLUMNS} FROM outbox WHERE {clause}", (param,)).fetchone()  # noqa: S608
+    return None if row is None else _row(row)
+
+
+def resent_as(vault: Vault, row_id: int) -> str:
+    """The send that replaced this failed row by a stronger method ("" while it has not been resent)."""
+    return str(vault.scalar("SELECT resent_as FROM outbox WHERE id = ?", (row_id,)) or "")
+
+
+def set_resent_in_transaction(vault: Vault, row_id: int, send_id: str) -> None:
+    """Records the send that replaced a failed row; the caller's transaction also holds the audit entry."""
+    vault.execute("UPDATE outbox SET resent_as = ? WHERE id = ?", (send_id, row_id))
+
+
 def mark_submitting(vault: Vault, row_id: int) -> None:
     _update(vault, row_id, "state = 'submitting', attempts = attempts + 1")
 

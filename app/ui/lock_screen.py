@@ -5,6 +5,10 @@ Rules:
   one at a time, and its effects are acted on in order there. The engine ticks it from a coroutine that loops
   on the engine's own loop (`asyncio.sleep`), not from a Qt timer, so a busy GUI cannot delay a lock.
 - The audit entry of a lock is written before the vault closes (`Reader.audit_lock`, then `Reader.lock`).
+- So is every open composer's draft: the `before_lock` hooks run on the engine thread before the vault closes;
+  each asks the GUI thread for the composers' content, saves it encrypted in the vault, and only then has the
+  window emptied. A draft that could not be saved stays in its (hidden) window rather than being lost, and a
+  failing hook never stops the lock.
 - On the GUI side a lock cancels the sync, closes dialogs and hides other windows, drops every snapshot the main
   window's models hold, clears the search text, disables the window's actions (their shortcuts would still
   fire behind the cover) and covers the whole window, menus and toolbar included.
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction
@@ -35,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.errors import AppError
 from app.core.lock import (
     AuditLockEvent,
     Effects,
@@ -52,11 +58,16 @@ from app.core.lock import (
     UnlockRejected,
     UnlockSucceeded,
 )
+from app.services.drafts import DraftContent
 from app.services.lock import Clock, LockController
 from app.services.reader import Reader
 from app.ui.activity import ActivityFilter
 from app.ui.bridge import Bridge, Ticket
+from app.ui.windows.composer import ComposerService, ComposerWindow
 from app.ui.windows.main_window import MainWindow
+
+T = TypeVar("T")
+GUI_ANSWER_SECONDS = 5.0  # how long a lock waits for the GUI thread to hand over the composers' content
 
 
 class Locker(QObject):
@@ -69,6 +80,7 @@ class Locker(QObject):
     unlock_rejected = Signal(int)  # attempts left
     profile_closed = Signal()
     failed = Signal(str)
+    before_lock_failed = Signal(str)  # a hook (a draft's save) failed; the lock went ahead
 
     def __init__(
         self,
@@ -86,6 +98,8 @@ class Locker(QObject):
         self._tick_seconds = tick_seconds
         self.controller = LockController(config, clock_fn)
         self._serial = asyncio.Lock()  # binds to the engine loop on first use
+        # Coroutines run on the engine thread before the vault closes for a lock (the composers' drafts).
+        self.before_lock: list[Callable[[], Awaitable[None]]] = []
         self._ticker: Ticket | None = bridge.submit(self._tick_forever(), _ignore, self.failed.emit)
 
     def note_activity(self) -> None:
@@ -142,6 +156,7 @@ class Locker(QObject):
                 case AuditLockEvent(reason=reason):
                     await self._reader.audit_lock(reason.value)
                 case Lock(reason=reason):
+                    await self._run_before_lock()
                     self._post(partial(self.locked.emit, reason.value))
                     await self._reader.lock()
                 case Unlock():
@@ -151,8 +166,28 @@ class Locker(QObject):
                 case _:  # CloseProfile
                     self._post(self.profile_closed.emit)
 
+    async def _run_before_lock(self) -> None:
+        for hook in self.before_lock:
+            try:
+                await hook()
+            except (AppError, TimeoutError) as exc:
+                # The lock goes ahead: security first. What was not saved stays in its hidden window.
+                self._post(partial(self.before_lock_failed.emit, str(exc)))
+
     def _post(self, callback: Callable[[], None]) -> None:
         self._bridge.post(callback)
+
+    async def on_gui(self, call: Callable[[], T]) -> T:
+        """Runs `call` on the GUI thread and waits (bounded) for its result; for engine-side coroutines."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def run() -> None:
+            result = call()
+            loop.call_soon_threadsafe(lambda: None if future.done() else future.set_result(result))
+
+        self._post(run)
+        return await asyncio.wait_for(future, GUI_ANSWER_SECONDS)
 
 
 def _ignore(_result: object) -> None:
@@ -291,9 +326,12 @@ class WindowLock(QObject):
         locker.unlock_rejected.connect(self._on_locker_unlock_rejected)
         locker.profile_closed.connect(self._on_locker_profile_closed)
         locker.failed.connect(self._on_locker_failed)
+        locker.before_lock_failed.connect(self._on_locker_before_lock_failed)
+        self._lock_note = ""  # shown on the lock screen once it covers the window
         self.screen.unlock_requested.connect(locker.try_unlock)
         self.screen.switch_requested.connect(self._on_screen_switch_requested)
         window.lock_requested.connect(locker.lock_now)
+        locker.before_lock.append(self._save_drafts)
 
     @property
     def is_locked(self) -> bool:
@@ -302,6 +340,24 @@ class WindowLock(QObject):
     def stop(self) -> None:
         self.locker.stop()
         self.activity.remove(self._app)
+
+    async def _save_drafts(self) -> None:
+        """On the engine thread, before the vault closes: save each composer's draft, then empty its window."""
+        found = await self.locker.on_gui(self._open_drafts)
+        for composer, service, content in found:
+            await service.save_draft(content)
+            self.window.controller.bridge.post(partial(self._empty_composer, composer))
+
+    def _open_drafts(self) -> list[tuple[ComposerWindow, ComposerService, DraftContent]]:
+        return [
+            (c, c.service, c.draft_content())
+            for c in self.window.composers
+            if not c.emptied_for_lock and not c.draft_content().is_empty
+        ]
+
+    def _empty_composer(self, composer: ComposerWindow) -> None:
+        if composer in self.window.composers:  # not closed meanwhile
+            composer.empty_for_lock()
 
     def _on_locker_locked(self, _reason: str) -> None:
         self.countdown.hide()
@@ -326,6 +382,14 @@ class WindowLock(QObject):
             for action in self._enabled:
                 action.setEnabled(False)
         self.screen.cover()
+        if self._lock_note:
+            self.screen.show_message(self._lock_note)
+            self._lock_note = ""
+
+    def _on_locker_before_lock_failed(self, message: str) -> None:
+        self._lock_note = (
+            f"A draft could not be saved before the lock ({message}). It stays in its window, hidden until you unlock."
+        )
 
     def _on_locker_unlocked(self) -> None:
         self.screen.hide()
@@ -335,6 +399,8 @@ class WindowLock(QObject):
         for widget in self._hidden:
             widget.show()
         self._hidden = []
+        for composer in self.window.composers:
+            composer.restore_after_unlock()
         self.window.banner.hide()
         self.window.controller.load_folders()
 

@@ -423,3 +423,25 @@ def test_a_reply_keeps_its_thread_headers_inside_the_encryption_and_is_never_pla
     assert decrypted.ok
     assert b"In-Reply-To: <m2@keys.test>" in decrypted.data
     assert b"References: <m1@salus.test> <m2@keys.test>" in decrypted.data
+
+
+def test_plan_after_a_real_send_flags_first_time_lookalike_and_weaker_recipients(world: World) -> None:
+    lookalike = "n@xn--kys-bma.test"  # "kéys.test" in Punycode: reads like keys.test, where bob was written to
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p13")
+        (before,) = salus.json("plan", "--to", PGP_FRIEND)["recipients"]
+        assert before["flags"] == ["first_time_recipient"]
+        assert send(salus, PGP_FRIEND).code == 0
+    after = {r["address"]: r for r in salus.json("plan", "--to", PGP_FRIEND, lookalike, STRANGER)["recipients"]}
+    assert after[PGP_FRIEND]["method"] == "pgp" and after[PGP_FRIEND]["flags"] == []
+    assert after[lookalike]["flags"] == ["first_time_recipient", "lookalike_domain"]
+    assert [r["detail"] for r in after[lookalike]["reasons"] if r["code"] == "lookalike_domain"] == ["keys.test"]
+    assert after[STRANGER]["flags"] == ["first_time_recipient"]
+    # Policy now forbids OpenPGP: bob would get the portal, weaker than the OpenPGP message he got last time.
+    no_pgp = world.base / "no-pgp.json"
+    no_pgp.write_text(json.dumps({**json.loads(world.policy.read_text()), "method_ladder": ["smime", "tls", "portal"]}))
+    result = salus.run("plan", "--json", "--to", PGP_FRIEND, extra_env={"SALUS_POLICY_FILE": str(no_pgp)})
+    assert result.code == 0, result.stderr
+    (weaker,) = result.json()["recipients"]
+    assert weaker["method"] == "portal" and weaker["flags"] == ["weaker_than_previous"]
+    assert [r["method"] for r in weaker["reasons"] if r["code"] == "weaker_than_previous"] == ["pgp"]

@@ -48,6 +48,11 @@ class _ExtendedSMTP(SMTP):
     async def smtp_MAIL(self, arg: str) -> None:
         names = tuple(n for ext in self.extensions for n in _MAIL_PARAMS.get(ext, ()))
         arg, taken = _strip(arg or "", names)
+        refusal = getattr(self.event_handler, "refuse_requiretls", None)
+        if refusal and "REQUIRETLS" in (t.upper() for t in taken):
+            # A server that advertises REQUIRETLS but cannot honour it for this message (RFC 8689 §5: 5.7.30).
+            await self.push(refusal)
+            return
         await super().smtp_MAIL(arg)
         if self.envelope is not None and self.envelope.mail_from is not None:
             self.envelope.mail_options.extend(t.upper() for t in taken)
@@ -76,6 +81,7 @@ class _Handler:
     extensions: tuple[str, ...]
     accepted: list[Accepted] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> the reply RCPT gets
+    refuse_requiretls: str | None = None  # the reply MAIL FROM ... REQUIRETLS gets, instead of 250
     # While set, DATA is taken in and kept, but the final reply waits: a server that accepted the message and
     # then fell silent, the one case a client cannot tell apart from a failure.
     hold_reply: threading.Event | None = None
@@ -133,9 +139,12 @@ class SmtpServer:
         refuse: dict[str, str] | None = None,
         port: int | None = None,
         hold_reply: threading.Event | None = None,
+        refuse_requiretls: str | None = None,
     ) -> None:
         extensions = tuple(name for name, on in (("REQUIRETLS", requiretls), ("DSN", dsn)) if on)
-        self.handler = _Handler(extensions, refuse=dict(refuse or {}), hold_reply=hold_reply)
+        self.handler = _Handler(
+            extensions, refuse=dict(refuse or {}), hold_reply=hold_reply, refuse_requiretls=refuse_requiretls
+        )
         self.port = port or _free_port()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert.chain_file, cert.key_file)

@@ -140,7 +140,8 @@ def test_ctrl_n_opens_a_composer_and_reply_fills_in_the_sender(
     message = shown.opened.message
     assert reply.to.addresses() == tuple(a.addr for a in (message.reply_to or message.sender))
     assert reply.subject.text().lower().startswith("re:")
-    demo_window.actions_by_name[Act.FORWARD].trigger()
+    demo_window.actions_by_name[Act.FORWARD].trigger()  # opens once the attachments are read on the engine
+    qtbot.waitUntil(lambda: len(demo_window.composers) == 3, timeout=10_000)
     assert demo_window.composers[-1].subject.text().lower().startswith("fwd:")
     assert demo_window.composers[-1].to.addresses() == ()
 
@@ -163,3 +164,21 @@ def test_reply_keeps_the_thread_and_remembers_the_original_was_encrypted() -> No
     assert start.in_reply_to == "m2@keys.test"
     assert start.references == ("m1@clinic.test", "m2@keys.test")
     assert start.reply_to_encrypted
+
+
+def test_badges_flag_first_time_and_lookalike_recipients_but_not_known_senders(
+    open_composer: Opener, qtbot: QtBot
+) -> None:
+    window = open_composer()
+    known, stranger, lookalike = "j.weber@labor-nord.example", "x@elsewhere.example", "j.weber@1abor-nord.example"
+    window.to.edit.setText(f"{known}, {stranger}, {lookalike}")
+    qtbot.waitUntil(lambda: "…" not in window.to.badge_methods().values(), timeout=15_000)
+    labels = {label.accessibleName().split(": ")[0]: label for label in window.to.badges}
+    assert labels[known].property("flags") == ""  # the demo profile holds mail from this sender
+    assert "⚠" not in labels[known].text()
+    assert labels[stranger].property("flags") == "first time"
+    assert labels[stranger].text().endswith("⚠ first time")
+    assert labels[lookalike].property("flags") == "first time,look-alike domain"
+    tooltip = labels[lookalike].toolTip()
+    assert tooltip.startswith("Check this recipient (first time, look-alike domain).")
+    assert "looks like labor-nord.example" in tooltip

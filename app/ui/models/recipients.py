@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.policy import Method
+from app.policy import Method, ReasonCode
 from app.policy.decide import Decision
 from app.policy.model import split_address
 from app.services.reason_text import METHOD_NAMES, reason_sentence
@@ -28,10 +28,16 @@ class RecipientBadge:
     address: str
     method: Method | None
     tooltip: str
+    flags: tuple[str, ...] = ()  # short words for the flags (FLAG_CODES), shown beside the badge
 
     @property
     def text(self) -> str:
         return self.method.value if self.method is not None else "…"
+
+    @property
+    def marker(self) -> str:
+        """The visible warning beside the badge, "" when nothing is flagged."""
+        return f"  ⚠ {', '.join(self.flags)}" if self.flags else ""
 
 
 def split_addresses(text: str) -> tuple[str, ...]:
@@ -60,9 +66,20 @@ def pending_badge(address: str) -> RecipientBadge:
     return RecipientBadge(address, None, f"{address}: not an email address")
 
 
+FLAG_WORDS: dict[ReasonCode, str] = {
+    ReasonCode.WEAKER_THAN_PREVIOUS: "weaker than last time",
+    ReasonCode.FIRST_TIME_RECIPIENT: "first time",
+    ReasonCode.LOOKALIKE_DOMAIN: "look-alike domain",
+}
+
+
 def badge_for(decision: Decision, now: datetime) -> RecipientBadge:
     reasons = "; ".join(reason_sentence(r, now) for r in decision.reasons) or "no reasons given"
-    return RecipientBadge(decision.address, decision.method, f"{METHOD_NAMES[decision.method]}: {reasons}")
+    flags = tuple(FLAG_WORDS[code] for code in decision.flags)
+    tooltip = f"{METHOD_NAMES[decision.method]}: {reasons}"
+    if flags:
+        tooltip = f"Check this recipient ({', '.join(flags)}). {tooltip}"
+    return RecipientBadge(decision.address, decision.method, tooltip, flags)
 
 
 def badges_for(addresses: Iterable[str], decisions: Iterable[Decision], now: datetime) -> tuple[RecipientBadge, ...]:

@@ -53,13 +53,14 @@ class RecipientField(QWidget):
             label.deleteLater()
         self.badges = []
         for badge in badges:
-            label = QLabel(f"{badge.address}  [{badge.text}]")
+            label = QLabel(f"{badge.address}  [{badge.text}]{badge.marker}")
             background, colour = _COLOURS[badge.method]
             label.setStyleSheet(f"background: {background}; color: {colour}; border-radius: 3px; padding: 1px 4px;")
             label.setToolTip(badge.tooltip)
             label.setAccessibleName(f"{badge.address}: {badge.text}")
             label.setAccessibleDescription(badge.tooltip)
             label.setProperty("method", badge.text)
+            label.setProperty("flags", ",".join(badge.flags))
             self._badge_layout.insertWidget(self._badge_layout.count() - 1, label)
             self.badges.append(label)
 

@@ -20,6 +20,7 @@ class Act(StrEnum):
     REPLY = "reply"
     REPLY_ALL = "reply_all"
     FORWARD = "forward"
+    DRAFTS = "drafts"
     SYNC = "sync"
     CANCEL_SYNC = "cancel_sync"
     MARK_READ = "mark_read"
@@ -53,6 +54,7 @@ SPECS: dict[Act, ActionSpec] = {
     Act.REPLY: ActionSpec("&Reply", ("Ctrl+R",), "Reply to the sender", "Message"),
     Act.REPLY_ALL: ActionSpec("Reply &all", ("Ctrl+Shift+R",), "Reply to the sender and all recipients", "Message"),
     Act.FORWARD: ActionSpec("&Forward", ("Ctrl+Shift+F",), "Forward the message", "Message"),
+    Act.DRAFTS: ActionSpec("Dra&fts…", ("Ctrl+Shift+O",), "Reopen or delete a saved draft", "Message"),
     Act.SYNC: ActionSpec("&Sync", ("F5",), "Fetch new mail and changes from the server", "File"),
     Act.CANCEL_SYNC: ActionSpec("&Cancel sync", ("Shift+F5",), "Stop the sync that is running", "File"),
     Act.MARK_READ: ActionSpec("Mark as &read", ("Ctrl+Q",), "Mark the selected messages as read", "Message"),

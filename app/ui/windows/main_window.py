@@ -43,6 +43,7 @@ from app.ui.windows.about import add_help_menu
 from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
 from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
+from app.ui.windows.drafts_dialog import DraftsDialog
 from app.ui.windows.leaving import LeavingTheVault, default_exports
 
 _TOOLBAR = (
@@ -379,6 +380,7 @@ class MainWindow(QMainWindow):
         acts[Act.REPLY].triggered.connect(lambda: self._answer(Act.REPLY))
         acts[Act.REPLY_ALL].triggered.connect(lambda: self._answer(Act.REPLY_ALL))
         acts[Act.FORWARD].triggered.connect(lambda: self._answer(Act.FORWARD))
+        acts[Act.DRAFTS].triggered.connect(self._show_drafts)
 
     def open_composer(self, start: DraftStart) -> ComposerWindow:
         composer = ComposerWindow(self.controller.bridge, composer_service(self.controller.reader), start)
@@ -389,16 +391,37 @@ class MainWindow(QMainWindow):
         composer.show()
         return composer
 
+    def _show_drafts(self) -> None:
+        dialog = DraftsDialog(self.controller.bridge, composer_service(self.controller.reader), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open_requested.connect(self.open_draft)
+        dialog.open()
+
+    def open_draft(self, draft_id: str) -> None:
+        """Reopens a saved draft in a composer (the draft is read from the vault on the engine thread)."""
+        if any(c.draft_id == draft_id for c in self.composers):
+            return  # already open: two windows saving one draft would overwrite each other
+        service = composer_service(self.controller.reader)
+        self.controller.bridge.submit(service.load_draft(draft_id), self._open_start, self.banner.show_text)
+
+    def _open_start(self, start: DraftStart) -> None:
+        self.open_composer(start)
+
     def _answer(self, how: Act) -> None:
         shown = self.reader.shown
         if shown is None:
             self.status_text.setText("Open a message first.")
             return
         message = shown.opened.message
+        encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
         if how is Act.FORWARD:
-            self.open_composer(forward_start(message))
+            # The original's attachments come along as bytes (read, and decrypted if need be, on the engine).
+            self.controller.bridge.submit(
+                self.controller.reader.forward_attachments(shown.opened.id),
+                lambda attachments: self._open_start(forward_start(message, attachments, encrypted=encrypted)),
+                self.banner.show_text,
+            )
         else:
-            encrypted = shown.opened.verdict.encryption.value in ("pgp", "smime")
             self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted))
 
     # --- closing ------------------------------------------------------------------------------------------
@@ -412,7 +435,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for composer in list(self.composers):
-            composer.close()  # closing Salus closes its composers too (drafts are not kept yet)
+            composer.close()  # closing Salus closes its composers too, each saving its draft
         self.drop_snapshots()
         self.closed.emit()
         event.accept()

@@ -13,6 +13,7 @@ from app.policy import (
     PolicyRules,
     Reason,
     ReasonCode,
+    RecipientFacts,
     decide,
 )
 
@@ -122,3 +123,24 @@ def test_decision_keeps_the_address_as_given() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         decide(recipient(), message(), DEFAULT, NOW.replace(tzinfo=None))
+
+
+def test_first_time_recipient_is_flagged() -> None:
+    facts = RecipientFacts(address="new@partner.example", first_time=True)
+
+    decision = decide(facts, message(), DEFAULT, NOW)
+
+    assert decision.flags == (R.FIRST_TIME_RECIPIENT,)
+
+
+def test_lookalike_flag_names_the_imitated_domain() -> None:
+    facts = RecipientFacts(address="x@c1inic.example", lookalike_of="clinic.example")
+
+    decision = decide(facts, message(), DEFAULT, NOW)
+
+    assert _reason(decision, R.LOOKALIKE_DOMAIN).detail == "clinic.example"
+    assert R.LOOKALIKE_DOMAIN in decision.flags
+
+
+def test_known_recipient_at_a_known_domain_carries_no_flags() -> None:
+    assert decide(recipient(), message(), DEFAULT, NOW).flags == ()

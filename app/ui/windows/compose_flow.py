@@ -1,0 +1,158 @@
+"""What the composer does, apart from its window: the start of a message (new, reply, forward, saved draft)
+and the use cases the window runs on the engine thread (plan, send, drafts, resend). Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.core.settings import Settings
+from app.mime.compose import OutgoingAttachment
+from app.mime.parse import ParsedMessage
+from app.services import drafts
+from app.services.drafts import AttachmentSource, DraftContent
+from app.services.engine import Engine
+from app.services.planning import PlanOutcome, plan_message_async
+from app.services.profile import Session
+from app.services.reader import Reader
+from app.services.resend import ResendReport, resend_escalated
+from app.services.send import SendReport, SendRequest, send
+from app.store.drafts import DraftSummary, StoredDraft
+from app.ui.models.recipients import split_addresses
+
+
+@dataclass(frozen=True, slots=True)
+class DraftStart:
+    """What a new composer starts with (a reply or forward fills these in)."""
+
+    to: tuple[str, ...] = ()
+    subject: str = ""
+    body: str = ""
+    # A reply keeps the thread (RFC 5322 §3.6.4) and is never planned weaker than an encrypted original.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to_encrypted: bool = False
+    escalate: bool = False
+    attachments: tuple[OutgoingAttachment, ...] = ()  # a forward's or a saved draft's, already in memory
+    draft_id: str | None = None  # a saved draft this window continues
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """What the user asked to send; attachments are paths (read on the engine thread) or bytes in memory."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[AttachmentSource, ...]
+    escalate: bool
+    thread: DraftStart = DraftStart()  # the reply headers and the reply-to-encrypted fact, from the start
+    draft_id: str | None = None  # deleted once the message is queued
+
+
+class ComposerService:
+    """The composer's use cases as coroutines, to be run on the engine thread by the bridge.
+
+    The session is asked for when a coroutine runs, not when the composer opens: a lock closes it, and a plan or
+    send started while locked fails with the reader's "Salus is locked" error instead of using a closed vault.
+    """
+
+    def __init__(
+        self, session: Callable[[], Session], settings: Settings, account: str | None = None, *, engine: Engine
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._account = account
+        self._engine = engine
+
+    async def plan(
+        self, to: tuple[str, ...], subject: str, escalate: bool, *, reply_to_encrypted: bool = False
+    ) -> PlanOutcome:
+        return await plan_message_async(
+            self._session(), self._settings, to, subject, escalate=escalate, account=self._account,
+            reply_to_encrypted=reply_to_encrypted,
+        )  # fmt: skip
+
+    async def send(self, message: ComposedMessage) -> SendReport:
+        session = self._session()
+        attachments = await self._engine.crypto(drafts.read_attachments, message.attachments)
+        request = SendRequest(
+            message.to, message.subject, message.body, attachments, message.escalate, self._account,
+            in_reply_to=message.thread.in_reply_to, references=message.thread.references,
+            reply_to_encrypted=message.thread.reply_to_encrypted,
+        )  # fmt: skip
+        report = await send(session, self._settings, request)
+        if message.draft_id is not None:
+            await drafts.delete_draft(session, self._engine, message.draft_id)
+        return report
+
+    async def resend(self, message_ids: tuple[str, ...]) -> list[ResendReport]:
+        """Sends each failed message again through the secure portal (see app/services/resend.py)."""
+        return [await resend_escalated(self._session(), self._settings, m) for m in message_ids]
+
+    async def save_draft(self, content: DraftContent) -> None:
+        await drafts.save_draft(self._session(), self._engine, content)
+
+    async def load_draft(self, draft_id: str) -> DraftStart:
+        return start_from_draft(await drafts.load_draft(self._session(), self._engine, draft_id))
+
+    async def delete_draft(self, draft_id: str) -> None:
+        await drafts.delete_draft(self._session(), self._engine, draft_id)
+
+    async def list_drafts(self) -> list[DraftSummary]:
+        return await self._engine.db(drafts.list_drafts, self._session())
+
+
+def composer_service(reader: Reader) -> ComposerService:
+    """The composer's service for an open profile.
+
+    `Reader` has no public accessor for its session, settings and engine yet (it is being reworked for the lock
+    screen), so this one place reaches in; replace it with a public accessor when the reader offers one.
+    """
+    return ComposerService(lambda: reader._session, reader._settings, engine=reader._engine)
+
+
+def start_from_draft(draft: StoredDraft) -> DraftStart:
+    return DraftStart(
+        draft.to, draft.subject, draft.body, in_reply_to=draft.in_reply_to, references=draft.references,
+        reply_to_encrypted=draft.reply_to_encrypted, escalate=draft.escalate, attachments=drafts.outgoing(draft),
+        draft_id=draft.draft_id,
+    )  # fmt: skip
+
+
+def _prefixed(prefix: str, subject: str) -> str:
+    return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}".strip()
+
+
+def _quoted(message: ParsedMessage) -> str:
+    sender = ", ".join(a.addr for a in message.sender) or "the sender"
+    quoted = "\n".join(f"> {line}" for line in message.text.splitlines())
+    return f"\n\n{sender} wrote:\n{quoted}\n"
+
+
+def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False) -> DraftStart:
+    """A reply's recipients, subject, quoted text and thread headers; a reply to an encrypted message is never
+    planned weaker (DESIGN.md §5)."""
+    to = [a.addr for a in (message.reply_to or message.sender)]
+    if to_all:
+        to += [a.addr for a in (*message.to, *message.cc)]
+    # RFC 5322 §3.6.4: References is the parent's References followed by the parent's Message-ID.
+    references = (*message.references, message.message_id) if message.message_id else message.references
+    return DraftStart(
+        split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message),
+        in_reply_to=message.message_id, references=tuple(references), reply_to_encrypted=encrypted,
+    )  # fmt: skip
+
+
+def forward_start(
+    message: ParsedMessage, attachments: tuple[OutgoingAttachment, ...] = (), *, encrypted: bool = False
+) -> DraftStart:
+    """A forward's subject, text and the original's attachments (bytes in memory, never a temporary file). A
+    forward of an encrypted message carries its content, so it is planned at least as strongly as a reply."""
+    sender = ", ".join(a.addr for a in message.sender)
+    header = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nSubject: {message.subject}\n\n"
+    return DraftStart(
+        (), _prefixed("Fwd:", message.subject), header + message.text, attachments=attachments,
+        reply_to_encrypted=encrypted,
+    )  # fmt: skip
