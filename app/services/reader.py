@@ -142,6 +142,15 @@ class Reader:
     def locked(self) -> bool:
         return self._current is None
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    async def in_vault(self, func: Callable[..., T], *args: object) -> T:
+        """Runs `func(session, *args)` on the vault's thread, for use cases kept in their own service modules
+        (the access log, settings); raises `UsageError` while locked."""
+        return await self._engine.db(lambda: func(self._session, *args))
+
     async def audit_lock(self, reason: str) -> None:
         """Records the lock in the audit chain, which lives in the vault: called before `lock`."""
         if self._current is not None:

@@ -38,6 +38,7 @@ from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.reader_pane import ReaderPane
 from app.ui.widgets.sender_delegate import SenderDelegate
 from app.ui.widgets.sync_status import SyncStatus
+from app.ui.windows.access_log import AccessLogWindow
 from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
 from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.dialogs = dialogs or Dialogs()
         self.accounts: tuple[AccountNode, ...] = ()
         self.search_text: str | None = None
+        self.access_log: AccessLogWindow | None = None
         self.folders = FolderTreeModel(self)
         self.messages = MessageListModel(controller, self)
         self.setWindowTitle(f"Salus — {controller.reader.profile_dir.name}")
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
             Act.PLAIN_TEXT: self._rerender,
             Act.DARK: lambda: apply_theme(_app(), acts[Act.DARK].isChecked()),
             Act.LOCK: self.lock_requested.emit,
+            Act.ACCESS_LOG: self.open_access_log,
             Act.QUIT: self.close,
         }
         for key, handler in handlers.items():
@@ -390,8 +393,23 @@ class MainWindow(QMainWindow):
 
     # --- closing ------------------------------------------------------------------------------------------
 
+    def open_access_log(self) -> AccessLogWindow:
+        if self.access_log is None:
+            self.access_log = AccessLogWindow(self.controller.bridge, self.controller.reader, self.dialogs, self)
+            self.access_log.finished.connect(self._on_access_log_finished)
+        self.access_log.show()
+        self.access_log.raise_()
+        return self.access_log
+
+    def _on_access_log_finished(self) -> None:
+        if self.access_log is not None:
+            self.access_log.deleteLater()
+            self.access_log = None
+
     def drop_snapshots(self) -> None:
         """Forgets everything shown (for the lock screen and for closing)."""
+        if self.access_log is not None:
+            self.access_log.reject()
         self.reader.clear()
         self.messages.clear()
         self.folders.clear()
