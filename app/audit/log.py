@@ -24,23 +24,40 @@ class AuditDatabase(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
+class Forwarder(Protocol):
+    """Receives a copy of each committed entry (syslog, the Windows event log: `app.audit.forward`)."""
+
+    def __call__(self, entry: AuditEntry, mac: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class AuditLog:
-    def __init__(self, db: AuditDatabase, key: bytes, actor: str) -> None:
+    """`forward`, when given, receives a copy of each entry once it is committed (see `forward_committed`)."""
+
+    def __init__(self, db: AuditDatabase, key: bytes, actor: str, forward: Forwarder | None = None) -> None:
         self._db = db
         self._key = key
         self._actor = actor
+        self._forward = forward
+        # Entries already in the log when it was opened were forwarded by the session that wrote them.
+        self._forwarded = (self._head() or (0, b""))[0] if forward is not None else 0
 
     def record(
         self, event: AuditEvent, at: datetime, *, target: str = "", detail: dict[str, object] | None = None
     ) -> int:
         """Appends one entry in its own transaction and returns its sequence number."""
         with self._db.transaction():
-            return self.record_in_transaction(event, at, target=target, detail=detail)
+            seq = self.record_in_transaction(event, at, target=target, detail=detail)
+        self.forward_committed()
+        return seq
 
     def record_in_transaction(
         self, event: AuditEvent, at: datetime, *, target: str = "", detail: dict[str, object] | None = None
     ) -> int:
-        """For callers that want the entry committed atomically with their own change."""
+        """For callers that want the entry committed atomically with their own change. It is forwarded by the
+        next `record` or `forward_committed` (called after such transactions and when the session closes), so an
+        entry that was rolled back is never forwarded."""
         last_seq, last_mac = self._head() or (0, GENESIS_MAC)
         entry = AuditEntry(
             seq=last_seq + 1,
@@ -61,6 +78,24 @@ class AuditLog:
             (entry.seq, mac),
         )
         return entry.seq
+
+    def forward_committed(self) -> None:
+        """Hands every committed entry not yet forwarded to `forward`, oldest first."""
+        if self._forward is None:
+            return
+        cursor = self._db.execute(
+            "SELECT seq, at, actor, event, target, detail, mac FROM audit_log WHERE seq > ? ORDER BY seq",
+            (self._forwarded,),
+        )
+        for seq, at, actor, event, target, detail, mac in cursor.fetchall():
+            self._forward(AuditEntry(int(seq), at, actor, event, target, detail), bytes(mac))
+            self._forwarded = int(seq)
+
+    def close(self) -> None:
+        """Forwards what is still pending and releases the forwarder's socket; the vault is closed by its owner."""
+        if self._forward is not None:
+            self.forward_committed()
+            self._forward.close()
 
     def _head(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT seq, mac FROM audit_head WHERE id = 1").fetchone()

@@ -105,6 +105,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("portal_ca_file", "", _text, "Extra CA certificate for a privately certified portal."),
     Setting("remote_content_allowed", False, _boolean, "May the reader load remote images when asked."),
     Setting("audit_forward", "none", _choice("none", "syslog", "eventlog"), "Copy audit entries to the OS log."),
+    Setting("audit_syslog_address", "", _text, "Syslog collector: udp://HOST:PORT, tcp://HOST:PORT or unix:/PATH."),
     Setting("dns_resolvers", [], _strings, "DNS resolvers for recipient discovery (empty: the system's)."),
     Setting("discovery_ca_file", "", _text, "Extra CA bundle for discovery's HTTPS lookups."),
     Setting("smime_ca_file", "", _text, "Extra trusted CA certificates for S/MIME (e.g. a health network's CA)."),

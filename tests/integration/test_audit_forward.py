@@ -1,0 +1,94 @@
+"""Policy `audit_forward = syslog` (issue 7): every committed audit entry reaches a real syslog listener on
+loopback, exactly once, in order, as RFC 5424 carrying metadata only (never subjects, addresses, queries or
+targets); an address that cannot work stops the command before it writes anything."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.salus_cli import Salus
+from tests.support.syslog_listener import Listener, parse
+
+SECRET_QUERY = "haddad-potassium-7731"
+
+
+@pytest.fixture(params=["udp", "tcp", "unix"])
+def listener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Listener]:
+    collector = Listener(request.param, tmp_path)
+    yield collector
+    collector.close()
+
+
+def _policy(tmp_path: Path, document: dict[str, object]) -> dict[str, str]:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(document), "utf-8")
+    return {"SALUS_POLICY_FILE": str(path)}
+
+
+def test_forwarded_entries_match_the_chain_exactly_and_carry_no_content(listener: Listener, tmp_path: Path) -> None:
+    env = _policy(tmp_path, {"audit_forward": "syslog", "audit_syslog_address": listener.address})
+    salus = Salus(tmp_path / "profile", env=env)
+    salus.ok("profile", "create")
+    salus.ok("search", SECRET_QUERY)
+    assert salus.run("stats", extra_env={"SALUS_PASSPHRASE": "wrong"}).code == 3
+    salus.ok("audit", "verify")
+    exported = salus.json("audit", "export", "--format", "json")["entries"]
+    received = [parse(raw) for raw in listener.messages()]
+
+    assert [int(m.params["seq"]) for m in received] == [e["seq"] for e in exported]
+    for message, entry in zip(received, exported, strict=True):
+        assert message.msgid == entry["event"]
+        assert message.timestamp == entry["at"]
+        assert message.app == "salus" and message.sd_id == "salus-audit@32473"
+        assert message.params["mac"] == entry["mac"][:16]
+        assert message.params["actor"] == entry["actor"]
+        assert message.pri == (10 * 8 + (4 if entry["event"] == "unlock.failed" else 5))
+    everything = "\n".join(m.raw for m in received)
+    assert SECRET_QUERY not in everything
+    assert str(salus.profile) not in everything
+    assert "query" not in everything and "target" not in everything
+    locks = {m.msgid: m.params for m in received}
+    assert locks["unlock.succeeded"]["method"] == "passphrase"
+    assert locks["audit.exported"]["format"] == "json"
+
+
+def test_no_forwarding_without_the_policy(tmp_path: Path) -> None:
+    collector = Listener("udp")
+    try:
+        salus = Salus(tmp_path / "profile", env=_policy(tmp_path, {"audit_syslog_address": collector.address}))
+        salus.ok("profile", "create")
+        salus.ok("search", "anything")
+        assert collector.messages() == []
+    finally:
+        collector.close()
+
+
+def test_bad_syslog_address_is_a_clear_error_before_anything_is_written(tmp_path: Path) -> None:
+    env = _policy(tmp_path, {"audit_forward": "syslog", "audit_syslog_address": "syslog.example:514"})
+    result = Salus(tmp_path / "profile", env=env).run("profile", "create")
+    assert result.code == 1
+    assert "audit_syslog_address" in result.stderr and "udp://HOST:PORT" in result.stderr
+    assert not (tmp_path / "profile").exists() or not any((tmp_path / "profile").iterdir())
+
+
+def test_eventlog_policy_is_refused_where_there_is_no_windows_event_log(tmp_path: Path) -> None:
+    result = Salus(tmp_path / "profile", env=_policy(tmp_path, {"audit_forward": "eventlog"})).run("profile", "create")
+    assert result.code == 1
+    assert "only on Windows" in result.stderr
+
+
+def test_collector_that_is_down_does_not_stop_work(tmp_path: Path) -> None:
+    collector = Listener("tcp")
+    address = collector.address
+    collector.close()  # nothing listens there now: connections are refused
+    salus = Salus(
+        tmp_path / "profile", env=_policy(tmp_path, {"audit_forward": "syslog", "audit_syslog_address": address})
+    )
+    created = salus.run("profile", "create")
+    assert created.code == 0
+    assert "could not be forwarded" in created.stderr
+    assert salus.json("audit", "verify")["ok"] is True
