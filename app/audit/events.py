@@ -24,5 +24,6 @@ class AuditEvent(StrEnum):
     SETTINGS_CHANGED = "settings.changed"
     POLICY_CHANGED = "policy.changed"
     KEY_IMPORTED = "key.imported"
+    SECOND_FACTOR_CHANGED = "second_factor.changed"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"

@@ -49,12 +49,13 @@ DEFAULT_UNIX_SOCKET = "/var/run/syslog" if sys.platform == "darwin" else "/dev/l
 
 _SAFE_DETAIL: dict[str, tuple[str, ...]] = {
     AuditEvent.LOCKED: ("reason",),
-    AuditEvent.UNLOCK_SUCCEEDED: ("method",),
-    AuditEvent.UNLOCK_FAILED: ("factor",),
+    AuditEvent.UNLOCK_SUCCEEDED: ("method", "factor"),
+    AuditEvent.UNLOCK_FAILED: ("factor", "problem"),
     AuditEvent.AUDIT_VERIFIED: ("ok", "entries"),
     AuditEvent.AUDIT_EXPORTED: ("format",),
     AuditEvent.SYNC: ("ok",),
     AuditEvent.SETTINGS_CHANGED: ("key", "source"),
+    AuditEvent.SECOND_FACTOR_CHANGED: ("action",),
 }
 _TOKEN = re.compile(r"[a-z0-9_.-]{1,40}")
 

@@ -90,6 +90,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting(
         "lock_warning_seconds", 30, _int_between(0, 300), "Countdown before the idle lock (at most half the timeout)."
     ),
+    Setting("unlock_requires_totp", False, _boolean, "Unlocking also needs a code from an authenticator app."),
     Setting("keyring_allowed", True, _boolean, "May the OS keyring hold the data key (off on shared machines)."),
     Setting("method_ladder", list(METHODS), _ladder, "Secure delivery methods in order of preference."),
     Setting("allow_plain", False, _boolean, "May a message ever go out without protection."),

@@ -6,13 +6,12 @@ from __future__ import annotations
 from app.audit.eventlog import EventLogForwarder
 from app.audit.forward import SyslogForwarder, parse_address
 from app.audit.log import Forwarder
-from app.services.policy import current_settings
+from app.core.settings import Settings
 
 
-def policy_forwarder(profile_id: str) -> Forwarder | None:
+def policy_forwarder(profile_id: str, settings: Settings) -> Forwarder | None:
     """None when the policy forwards nothing; raises `PolicyError` for an address or a target that cannot work,
     so a forwarding IT believes is in force never silently is not."""
-    _path, settings = current_settings()
     match settings["audit_forward"]:
         case "syslog":
             return SyslogForwarder(parse_address(settings["audit_syslog_address"]), profile_id)

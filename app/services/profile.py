@@ -21,7 +21,9 @@ from app.core.clock import utc_now
 from app.core.errors import ProfileError, UnlockError
 from app.crypto import keyring_store
 from app.crypto.keys import WrappedKey, derive_subkey, new_data_key, unwrap_data_key, wrap_data_key
+from app.services import second_factor
 from app.services.audit_forward import policy_forwarder
+from app.services.policy import current_settings
 from app.store.files import ensure_private_dir
 from app.store.header import ProfileHeader, read_header, vault_path, write_header
 from app.store.vault import Vault
@@ -54,7 +56,7 @@ def create_profile(profile_dir: Path, passphrase: str, *, use_keyring: bool = Fa
     now = utc_now()
     profile_id = str(uuid.uuid4())
     # Built before anything is written: a policy asking for a forwarding that cannot work stops here, cleanly.
-    forward = policy_forwarder(profile_id)
+    forward = policy_forwarder(profile_id, current_settings()[1])
     data_key = new_data_key()
     if use_keyring:
         keyring_store.store_data_key(profile_id, data_key)
@@ -68,19 +70,34 @@ def create_profile(profile_dir: Path, passphrase: str, *, use_keyring: bool = Fa
     return session
 
 
-def unlock(profile_dir: Path, passphrase: str | None) -> Session:
+def unlock(
+    profile_dir: Path, passphrase: str | None, *, totp_code: str | None = None, enrolling: bool = False
+) -> Session:
+    """Opens the profile. The managed policy is read here, the one gate every unlock passes (the window, the
+    lock screen, the CLI), so its second factor and audit forwarding cannot be skipped by any of them.
+    `enrolling` lets a profile without an authenticator open only to enrol one (`salus profile totp enrol`)."""
     header = read_header(profile_dir)
+    settings = current_settings()[1]
     data_key = _data_key(profile_dir, header, passphrase)
-    forward = policy_forwarder(header.profile_id)
+    forward = policy_forwarder(header.profile_id, settings)
     vault = Vault.open(vault_path(profile_dir), data_key)
     session = _session(profile_dir, header.profile_id, vault, data_key, forward)
     now = utc_now()
+    try:
+        required = bool(settings["unlock_requires_totp"])
+        step = second_factor.check_code(vault, session.audit, required, totp_code, now, enrolling=enrolling)
+    except BaseException:
+        session.close()
+        raise
+    detail: dict[str, object] = {"method": "passphrase" if passphrase else "keyring"}
+    if step is not None:
+        detail["factor"] = "totp"
     with vault.transaction():
         for failed_at in header.unlock_failures:
             session.audit.record_in_transaction(AuditEvent.UNLOCK_FAILED, now, detail={"failed_at": failed_at})
-        session.audit.record_in_transaction(
-            AuditEvent.UNLOCK_SUCCEEDED, now, detail={"method": "passphrase" if passphrase else "keyring"}
-        )
+        if step is not None:
+            second_factor.remember_step(vault, step)
+        session.audit.record_in_transaction(AuditEvent.UNLOCK_SUCCEEDED, now, detail=detail)
     session.audit.forward_committed()
     if header.unlock_failures:
         write_header(profile_dir, header.without_failures())

@@ -41,7 +41,7 @@ from app.services.engine import Engine
 from app.services.harvest import after_store
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
-from app.store import browse
+from app.store import browse, workstation
 from app.store import mail as store
 from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor
 from app.store.files import write_private_atomic
@@ -92,8 +92,10 @@ class CreatedProfile:
     account_problem: str | None  # the profile exists; only adding the account failed, for this reason
 
 
-async def unlock_reader(engine: Engine, directory: Path, passphrase: str, settings: Settings) -> Reader:
-    session = await engine.db(unlock, directory, passphrase)
+async def unlock_reader(
+    engine: Engine, directory: Path, passphrase: str, settings: Settings, totp_code: str | None = None
+) -> Reader:
+    session = await engine.db(partial(unlock, directory, passphrase, totp_code=totp_code))
     return Reader(engine, session, settings)
 
 
@@ -127,6 +129,8 @@ class Reader:
         self._settings = settings
         self._servers = _Servers(engine, lambda: self._session)
         self._sync_task: asyncio.Task[Any] | None = None
+        # Whether unlocking again needs an authenticator code; refreshed from the vault at each lock.
+        self.needs_code = bool(settings["unlock_requires_totp"])
 
     @property
     def profile_dir(self) -> Path:
@@ -176,14 +180,17 @@ class Reader:
             session, self._current = self._current, None
             self._servers = _Servers(self._engine, lambda: self._session)
             if session is not None:
+                enrolled = await self._engine.db(workstation.second_factor, session.vault)
+                self.needs_code = bool(self._settings["unlock_requires_totp"]) or enrolled is not None
                 await self._engine.db(session.close)
 
-    async def unlock_again(self, passphrase: str) -> bool:
-        """Reopens the vault after a lock; False for a wrong passphrase (recorded by `unlock` for the audit log)."""
+    async def unlock_again(self, passphrase: str, totp_code: str | None = None) -> bool:
+        """Reopens the vault after a lock; False for a wrong passphrase or authenticator code (recorded by
+        `unlock` for the audit log)."""
         if self._current is not None:
             return True
         try:
-            session = await self._engine.db(unlock, self._profile_dir, passphrase)
+            session = await self._engine.db(partial(unlock, self._profile_dir, passphrase, totp_code=totp_code))
         except UnlockError:
             return False
         self._current = session

@@ -67,6 +67,7 @@ class Locker(QObject):
     locked = Signal(str)  # the reason, as audited
     unlocked = Signal()
     unlock_rejected = Signal(int)  # attempts left
+    code_needed = Signal(bool)  # after a lock: whether unlocking also needs an authenticator code
     profile_closed = Signal()
     failed = Signal(str)
 
@@ -100,8 +101,8 @@ class Locker(QObject):
     def note_restored(self) -> None:
         self._send(Restored)
 
-    def try_unlock(self, passphrase: str) -> None:
-        self._bridge.submit(self._try_unlock(passphrase), _ignore, self.failed.emit)
+    def try_unlock(self, passphrase: str, code: str = "") -> None:
+        self._bridge.submit(self._try_unlock(passphrase, code), _ignore, self.failed.emit)
 
     def stop(self) -> None:
         if self._ticker is not None:
@@ -122,11 +123,11 @@ class Locker(QObject):
         async with self._serial:
             await self._act(call())
 
-    async def _try_unlock(self, passphrase: str) -> None:
+    async def _try_unlock(self, passphrase: str, code: str) -> None:
         async with self._serial:
             if self.controller.phase is not LockPhase.LOCKED:
                 return
-            reopened = await self._reader.unlock_again(passphrase)
+            reopened = await self._reader.unlock_again(passphrase, code or None)
             effects = self.controller.send(UnlockSucceeded if reopened else UnlockFailed)
             if reopened and not any(isinstance(e, Unlock) for e in effects):
                 await self._reader.lock()  # the machine did not accept it: the vault must not stay open
@@ -144,6 +145,7 @@ class Locker(QObject):
                 case Lock(reason=reason):
                     self._post(partial(self.locked.emit, reason.value))
                     await self._reader.lock()
+                    self._post(partial(self.code_needed.emit, self._reader.needs_code))
                 case Unlock():
                     self._post(self.unlocked.emit)
                 case UnlockRejected(attempts_left=left):
@@ -162,7 +164,7 @@ def _ignore(_result: object) -> None:
 class LockScreen(QFrame):
     """Covers the whole window while locked: passphrase, Unlock, Switch person, and what went wrong."""
 
-    unlock_requested = Signal(str)  # the passphrase
+    unlock_requested = Signal(str, str)  # the passphrase, the authenticator code ("" when none is asked)
     switch_requested = Signal()
 
     def __init__(self, window: QWidget, profile_name: str) -> None:
@@ -183,6 +185,12 @@ class LockScreen(QFrame):
         self.passphrase.setAccessibleName("Passphrase")
         self.passphrase.setPlaceholderText("Passphrase")
         self.passphrase.setMaximumWidth(360)
+        self.code = QLineEdit()
+        self.code.setAccessibleName("Authenticator code")
+        self.code.setPlaceholderText("6-digit code from your authenticator app")
+        self.code.setMaxLength(7)  # six digits, and a space some people type in the middle
+        self.code.setMaximumWidth(360)
+        self.code.hide()
         self.message = QLabel()
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setAccessibleName("Unlock message")
@@ -196,10 +204,19 @@ class LockScreen(QFrame):
         self.switch_button.setAccessibleName("Close this profile and open another one")
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (title, profile, self.passphrase, self.message, self.unlock_button, self.switch_button):
+        for widget in (
+            title,
+            profile,
+            self.passphrase,
+            self.code,
+            self.message,
+            self.unlock_button,
+            self.switch_button,
+        ):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         self.passphrase.returnPressed.connect(self._on_passphrase_return_pressed)
+        self.code.returnPressed.connect(self._on_passphrase_return_pressed)
         self.unlock_button.clicked.connect(self._on_unlock_button_clicked)
         self.switch_button.clicked.connect(self.switch_requested.emit)
         window.installEventFilter(self)
@@ -210,6 +227,7 @@ class LockScreen(QFrame):
         if parent is not None:
             self.setGeometry(parent.rect())
         self.passphrase.clear()
+        self.code.clear()
         self.message.hide()
         self.set_busy(False)
         self.show()
@@ -219,8 +237,12 @@ class LockScreen(QFrame):
     def set_busy(self, busy: bool) -> None:
         self.unlock_button.setEnabled(not busy)
         self.passphrase.setEnabled(not busy)
+        self.code.setEnabled(not busy)
         if not busy:
             self.passphrase.setFocus()
+
+    def show_code_field(self, needed: bool) -> None:
+        self.code.setVisible(needed)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -235,14 +257,18 @@ class LockScreen(QFrame):
         self._on_unlock_button_clicked()
 
     def _on_unlock_button_clicked(self) -> None:
-        text = self.passphrase.text()
+        text, code = self.passphrase.text(), self.code.text() if not self.code.isHidden() else ""
         self.passphrase.clear()
+        self.code.clear()
         if not text:
             self.show_message("Type your passphrase to unlock.")
             return
+        if not self.code.isHidden() and not code.strip():
+            self.show_message("Type the code from your authenticator app as well.")
+            return
         self.set_busy(True)
         self.show_message("Unlocking…")
-        self.unlock_requested.emit(text)
+        self.unlock_requested.emit(text, code)
 
 
 class Countdown(QLabel):
@@ -289,6 +315,7 @@ class WindowLock(QObject):
         locker.locked.connect(self._on_locker_locked)
         locker.unlocked.connect(self._on_locker_unlocked)
         locker.unlock_rejected.connect(self._on_locker_unlock_rejected)
+        locker.code_needed.connect(self.screen.show_code_field)
         locker.profile_closed.connect(self._on_locker_profile_closed)
         locker.failed.connect(self._on_locker_failed)
         self.screen.unlock_requested.connect(locker.try_unlock)
@@ -341,8 +368,9 @@ class WindowLock(QObject):
     def _on_locker_unlock_rejected(self, attempts_left: int) -> None:
         self.screen.set_busy(False)
         plural = "s" if attempts_left != 1 else ""
+        what = "passphrase or code" if not self.screen.code.isHidden() else "passphrase"
         self.screen.show_message(
-            f"That passphrase is not right. {attempts_left} attempt{plural} left before this profile closes."
+            f"That {what} is not right. {attempts_left} attempt{plural} left before this profile closes."
         )
 
     def _on_locker_profile_closed(self) -> None:
