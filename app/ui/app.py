@@ -17,6 +17,7 @@ from app.services.reader import CreatedProfile, Reader, unlock_reader
 from app.ui.bridge import Bridge
 from app.ui.controller import MailController
 from app.ui.lock_screen import WindowLock, attach_lock
+from app.ui.os_session import watch_os_session
 from app.ui.recent import recent_profiles, remember_profile
 from app.ui.theme import apply_theme, system_prefers_dark
 from app.ui.windows.first_run import FirstRunWizard
@@ -114,7 +115,7 @@ class Startup(QObject):
         self.window = MainWindow(self._controller)
         self.window.closed.connect(self._on_window_closed)
         # The engine loop ticks the idle lock once a second (DESIGN.md §7); see app.ui.lock_screen.
-        self.lock = attach_lock(self.window, self.bridge, lock_config(self.settings))
+        self.lock = attach_lock(self.window, self.bridge, lock_config(self.settings), os_session=watch_os_session())
         self.lock.left_profile.connect(self._on_lock_left_profile)
         self.window.show()
         if self.dialog is not None:

@@ -45,6 +45,8 @@ from app.core.lock import (
     LockPhase,
     ManualLock,
     Minimised,
+    OsLocked,
+    OsSleep,
     Restored,
     ShowWarning,
     Unlock,
@@ -56,6 +58,7 @@ from app.services.lock import Clock, LockController
 from app.services.reader import Reader
 from app.ui.activity import ActivityFilter
 from app.ui.bridge import Bridge, Ticket
+from app.ui.os_session import LogindWatcher
 from app.ui.windows.main_window import MainWindow
 
 
@@ -94,6 +97,12 @@ class Locker(QObject):
 
     def lock_now(self) -> None:
         self._send(ManualLock)
+
+    def note_os_locked(self) -> None:
+        self._send(OsLocked)
+
+    def note_sleep(self) -> None:
+        self._send(OsSleep)
 
     def note_minimised(self) -> None:
         self._send(Minimised)
@@ -297,8 +306,15 @@ class WindowLock(QObject):
 
     left_profile = Signal(str)  # why the profile was left ("" for switch person), for the unlock dialog
 
-    def __init__(self, window: MainWindow, locker: Locker, app: QApplication) -> None:
+    def __init__(
+        self, window: MainWindow, locker: Locker, app: QApplication, os_session: LogindWatcher | None = None
+    ) -> None:
         super().__init__(window)
+        self.os_session = os_session
+        if os_session is not None:
+            os_session.setParent(self)
+            os_session.os_locked.connect(locker.note_os_locked)
+            os_session.sleeping.connect(locker.note_sleep)
         self.window = window
         self.locker = locker
         self._app = app
@@ -329,6 +345,8 @@ class WindowLock(QObject):
     def stop(self) -> None:
         self.locker.stop()
         self.activity.remove(self._app)
+        if self.os_session is not None:
+            self.os_session.stop()
 
     def _on_locker_locked(self, _reason: str) -> None:
         self.countdown.hide()
@@ -395,8 +413,9 @@ def attach_lock(
     *,
     clock_fn: Clock = time.time,
     tick_seconds: float = 1.0,
+    os_session: LogindWatcher | None = None,
 ) -> WindowLock:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     locker = Locker(bridge, window.controller.reader, config, clock_fn=clock_fn, tick_seconds=tick_seconds)
-    return WindowLock(window, locker, app)
+    return WindowLock(window, locker, app, os_session)
