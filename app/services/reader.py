@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import groupby
@@ -41,6 +41,7 @@ from app.services.engine import Engine
 from app.services.harvest import after_store
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
+from app.services.user_settings import effective_for, policy_of
 from app.store import browse, workstation
 from app.store import mail as store
 from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor
@@ -95,8 +96,11 @@ class CreatedProfile:
 async def unlock_reader(
     engine: Engine, directory: Path, passphrase: str, settings: Settings, totp_code: str | None = None
 ) -> Reader:
+    """`settings` are the managed ones (policy and defaults, from `current_settings()`); the person's own
+    settings stored in the vault are applied on top of them here."""
     session = await engine.db(partial(unlock, directory, passphrase, totp_code=totp_code))
-    return Reader(engine, session, settings)
+    policy = policy_of(settings)
+    return Reader(engine, session, await engine.db(effective_for, session, policy), policy)
 
 
 async def create_reader(
@@ -114,7 +118,7 @@ async def create_reader(
             await engine.db(add_account, session, account, password)
         except AppError as exc:
             problem = str(exc)
-    return CreatedProfile(Reader(engine, session, settings), problem)
+    return CreatedProfile(Reader(engine, session, settings, policy_of(settings)), problem)
 
 
 def is_local_only(account: Account) -> bool:
@@ -122,8 +126,11 @@ def is_local_only(account: Account) -> bool:
 
 
 class Reader:
-    def __init__(self, engine: Engine, session: Session, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, session: Session, settings: Settings, policy: Mapping[str, Any] | None = None
+    ) -> None:
         self._engine = engine
+        self.policy: Mapping[str, Any] = policy if policy is not None else policy_of(settings)
         self._current: Session | None = session  # None while locked (DESIGN.md §7)
         self._profile_dir = session.profile_dir
         self._settings = settings
@@ -149,6 +156,10 @@ class Reader:
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    def use_settings(self, settings: Settings) -> None:
+        """After the person changed their settings (`app.services.user_settings.save`)."""
+        self._settings = settings
 
     async def in_vault(self, func: Callable[..., T], *args: object) -> T:
         """Runs `func(session, *args)` on the vault's thread, for use cases kept in their own service modules

@@ -54,7 +54,8 @@ from app.core.lock import (
     UnlockRejected,
     UnlockSucceeded,
 )
-from app.services.lock import Clock, LockController
+from app.core.settings import Settings
+from app.services.lock import Clock, LockController, lock_config
 from app.services.reader import Reader
 from app.ui.activity import ActivityFilter
 from app.ui.bridge import Bridge, Ticket
@@ -112,6 +113,13 @@ class Locker(QObject):
 
     def try_unlock(self, passphrase: str, code: str = "") -> None:
         self._bridge.submit(self._try_unlock(passphrase, code), _ignore, self.failed.emit)
+
+    def reconfigure(self, config: LockConfig) -> None:
+        self._bridge.submit(self._reconfigure(config), _ignore, self.failed.emit)
+
+    async def _reconfigure(self, config: LockConfig) -> None:
+        async with self._serial:
+            self.controller.reconfigure(config)
 
     def stop(self) -> None:
         if self._ticker is not None:
@@ -337,6 +345,7 @@ class WindowLock(QObject):
         self.screen.unlock_requested.connect(locker.try_unlock)
         self.screen.switch_requested.connect(self._on_screen_switch_requested)
         window.lock_requested.connect(locker.lock_now)
+        window.settings_changed.connect(self._on_window_settings_changed)
 
     @property
     def is_locked(self) -> bool:
@@ -347,6 +356,9 @@ class WindowLock(QObject):
         self.activity.remove(self._app)
         if self.os_session is not None:
             self.os_session.stop()
+
+    def _on_window_settings_changed(self, settings: Settings) -> None:
+        self.locker.reconfigure(lock_config(settings))
 
     def _on_locker_locked(self, _reason: str) -> None:
         self.countdown.hide()

@@ -36,6 +36,7 @@ class Act(StrEnum):
     DARK = "dark"
     LOCK = "lock"
     ACCESS_LOG = "access_log"
+    SETTINGS = "settings"
     QUIT = "quit"
 
 
@@ -72,6 +73,7 @@ SPECS: dict[Act, ActionSpec] = {
     Act.DARK: ActionSpec("&Dark theme", ("Ctrl+Shift+D",), "Switch between light and dark colours", "View", True),
     Act.LOCK: ActionSpec("&Lock now", ("Ctrl+L",), "Lock Salus now; the passphrase unlocks it", "File"),
     Act.ACCESS_LOG: ActionSpec("&Access log…", ("Ctrl+Shift+A",), "Show who opened what in this profile", "File"),
+    Act.SETTINGS: ActionSpec("Se&ttings…", ("Ctrl+,",), "Change the idle lock and reading settings", "File"),
     Act.QUIT: ActionSpec("&Quit", ("Ctrl+Shift+Q",), "Lock the profile and close Salus", "File"),
 }
 MENUS = ("File", "Message", "View")

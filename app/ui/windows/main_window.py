@@ -43,6 +43,7 @@ from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
 from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
 from app.ui.windows.leaving import LeavingTheVault, default_exports
+from app.ui.windows.settings_dialog import SettingsDialog
 
 _TOOLBAR = (
     (Act.NEW, Act.REPLY, Act.REPLY_ALL, Act.FORWARD),
@@ -54,6 +55,7 @@ _TOOLBAR = (
 class MainWindow(QMainWindow):
     closed = Signal()
     lock_requested = Signal()  # "Lock now" (Ctrl+L); `app.ui.lock_screen` acts on it
+    settings_changed = Signal(object)  # Settings, after the settings dialog saved; the lock follows them
 
     def __init__(
         self, controller: MailController, *, dialogs: Dialogs | None = None, exports: Path | None = None
@@ -185,6 +187,7 @@ class MainWindow(QMainWindow):
             Act.DARK: lambda: apply_theme(_app(), acts[Act.DARK].isChecked()),
             Act.LOCK: self.lock_requested.emit,
             Act.ACCESS_LOG: self.open_access_log,
+            Act.SETTINGS: self.open_settings,
             Act.QUIT: self.close,
         }
         for key, handler in handlers.items():
@@ -400,6 +403,13 @@ class MainWindow(QMainWindow):
         self.access_log.show()
         self.access_log.raise_()
         return self.access_log
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.controller.bridge, self.controller.reader, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self.settings_changed.emit)
+        dialog.show()
+        return dialog
 
     def _on_access_log_finished(self) -> None:
         if self.access_log is not None:
