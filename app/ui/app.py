@@ -129,11 +129,15 @@ class Startup(QObject):
         unlock dialog, with nothing of this profile left on screen."""
         window, self.window = self.window, None
         self.lock, self._controller = None, None
+        left = window.controller.reader.profile_dir.resolve() if window is not None else None
         if window is not None:
             window.closed.disconnect(self._on_window_closed)
             window.close()
             window.deleteLater()
-        self._show_unlock(recent_profiles())
+        profiles = recent_profiles()
+        if not why:  # switching person: offer someone else's profile first, the one just left last
+            profiles = [p for p in profiles if p.resolve() != left] + [p for p in profiles if p.resolve() == left]
+        self._show_unlock(profiles)
         if why and self.dialog is not None:
             self.dialog.error.setText(why)
             self.dialog.error.show()
