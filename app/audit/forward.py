@@ -56,6 +56,7 @@ _SAFE_DETAIL: dict[str, tuple[str, ...]] = {
     AuditEvent.SYNC: ("ok",),
     AuditEvent.SETTINGS_CHANGED: ("key", "source"),
     AuditEvent.SECOND_FACTOR_CHANGED: ("action",),
+    AuditEvent.POLICY_CHANGED: ("digest",),
 }
 _TOKEN = re.compile(r"[a-z0-9_.-]{1,40}")
 

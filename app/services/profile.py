@@ -21,7 +21,7 @@ from app.core.clock import utc_now
 from app.core.errors import ProfileError, UnlockError
 from app.crypto import keyring_store
 from app.crypto.keys import WrappedKey, derive_subkey, new_data_key, unwrap_data_key, wrap_data_key
-from app.services import second_factor
+from app.services import policy_audit, second_factor
 from app.services.audit_forward import policy_forwarder
 from app.services.policy import current_settings
 from app.store.files import ensure_private_dir
@@ -98,6 +98,7 @@ def unlock(
         if step is not None:
             second_factor.remember_step(vault, step)
         session.audit.record_in_transaction(AuditEvent.UNLOCK_SUCCEEDED, now, detail=detail)
+        policy_audit.record_if_changed(vault, session.audit, policy_audit.policy_of(settings), now)
     session.audit.forward_committed()
     if header.unlock_failures:
         write_header(profile_dir, header.without_failures())

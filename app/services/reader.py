@@ -41,7 +41,8 @@ from app.services.engine import Engine
 from app.services.harvest import after_store
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
-from app.services.user_settings import effective_for, policy_of
+from app.services.policy_audit import policy_of
+from app.services.user_settings import effective_for
 from app.store import browse, workstation
 from app.store import mail as store
 from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor

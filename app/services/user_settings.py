@@ -17,18 +17,16 @@ from typing import Any
 from app.audit.events import AuditEvent
 from app.core.clock import utc_now
 from app.core.errors import BlockedByPolicy
-from app.core.settings import SCHEMA, Settings, Source, effective, validate
+from app.core.settings import SCHEMA, Settings, effective, validate
+from app.services.policy_audit import policy_of
 from app.services.profile import Session
 from app.store import workstation as store
+
+__all__ = ["SET_BY_POLICY", "USER_KEYS", "effective_for", "policy_of", "save"]
 
 USER_KEYS = ("idle_timeout_minutes", "lock_warning_seconds", "remote_content_allowed")
 _LOWER_ONLY = {s.key for s in SCHEMA if s.user_may_only_lower}
 SET_BY_POLICY = "Set by your organisation"
-
-
-def policy_of(managed: Settings) -> dict[str, Any]:
-    """The policy document behind settings that hold policy and defaults only (what `current_settings()` gives)."""
-    return {key: e.value for key, e in managed.values.items() if e.source is Source.POLICY}
 
 
 def effective_for(session: Session, policy: Mapping[str, Any]) -> Settings:
