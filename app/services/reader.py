@@ -39,9 +39,9 @@ from app.services import opening
 from app.services.accounts import AccountSettings, add_account
 from app.services.engine import Engine
 from app.services.harvest import after_store
+from app.services.policy_audit import policy_of
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
-from app.services.policy_audit import policy_of
 from app.services.user_settings import effective_for
 from app.store import browse, workstation
 from app.store import mail as store
