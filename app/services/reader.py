@@ -192,9 +192,11 @@ class Reader:
             session, self._current = self._current, None
             self._servers = _Servers(self._engine, lambda: self._session)
             if session is not None:
-                enrolled = await self._engine.db(workstation.second_factor, session.vault)
-                self.needs_code = bool(self._settings["unlock_requires_totp"]) or enrolled is not None
-                await self._engine.db(session.close)
+                try:
+                    enrolled = await self._engine.db(workstation.second_factor, session.vault)
+                    self.needs_code = bool(self._settings["unlock_requires_totp"]) or enrolled is not None
+                finally:
+                    await self._engine.db(session.close)
 
     async def unlock_again(self, passphrase: str, totp_code: str | None = None) -> bool:
         """Reopens the vault after a lock; False for a wrong passphrase or authenticator code (recorded by
