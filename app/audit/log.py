@@ -7,6 +7,7 @@ not import the store (DESIGN.md §2, rule 3).
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
 from collections.abc import Iterator
@@ -40,8 +41,9 @@ class AuditLog:
         self._key = key
         self._actor = actor
         self._forward = forward
-        # Entries already in the log when it was opened were forwarded by the session that wrote them.
-        self._forwarded = (self._head() or (0, b""))[0] if forward is not None else 0
+        # The entries (sequence number and MAC) this log wrote and has not forwarded yet. Only its own: entries
+        # another process appends to the same vault are forwarded by that process.
+        self._pending: dict[int, bytes] = {}
 
     def record(
         self, event: AuditEvent, at: datetime, *, target: str = "", detail: dict[str, object] | None = None
@@ -68,6 +70,8 @@ class AuditLog:
             detail=detail_json(detail or {}),
         )
         mac = chain_mac(self._key, last_mac, entry)
+        if self._forward is not None:
+            self._pending[entry.seq] = mac
         self._db.execute(
             "INSERT INTO audit_log (seq, at, actor, event, target, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (entry.seq, entry.at, entry.actor, entry.event, entry.target, entry.detail, mac),
@@ -80,16 +84,19 @@ class AuditLog:
         return entry.seq
 
     def forward_committed(self) -> None:
-        """Hands every committed entry not yet forwarded to `forward`, oldest first."""
-        if self._forward is None:
+        """Hands every entry this log wrote and that is committed to `forward`, oldest first. An entry rolled back
+        with its caller's transaction is not in the table, or its number now holds another entry (written here
+        or by another process) with another MAC: either way it is never forwarded."""
+        if self._forward is None or not self._pending:
             return
-        cursor = self._db.execute(
-            "SELECT seq, at, actor, event, target, detail, mac FROM audit_log WHERE seq > ? ORDER BY seq",
-            (self._forwarded,),
-        )
-        for seq, at, actor, event, target, detail, mac in cursor.fetchall():
-            self._forward(AuditEntry(int(seq), at, actor, event, target, detail), bytes(mac))
-            self._forwarded = int(seq)
+        pending, self._pending = sorted(self._pending.items()), {}
+        for wanted, written_mac in pending:
+            row = self._db.execute(
+                "SELECT seq, at, actor, event, target, detail, mac FROM audit_log WHERE seq = ?", (wanted,)
+            ).fetchone()
+            if row is not None and hmac.compare_digest(bytes(row[6]), written_mac):
+                seq, at, actor, event, target, detail, mac = row
+                self._forward(AuditEntry(int(seq), at, actor, event, target, detail), bytes(mac))
 
     def close(self) -> None:
         """Forwards what is still pending and releases the forwarder's socket; the vault is closed by its owner."""

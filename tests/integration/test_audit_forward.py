@@ -92,3 +92,33 @@ def test_collector_that_is_down_does_not_stop_work(tmp_path: Path) -> None:
     assert created.code == 0
     assert "could not be forwarded" in created.stderr
     assert salus.json("audit", "verify")["ok"] is True
+
+
+def test_rolled_back_entries_are_never_forwarded_and_two_sessions_do_not_double_forward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.audit.events import AuditEvent
+    from app.services.profile import create_profile, unlock
+
+    collector = Listener("udp")
+    try:
+        env = _policy(tmp_path, {"audit_forward": "syslog", "audit_syslog_address": collector.address})
+        monkeypatch.setenv("SALUS_POLICY_FILE", env["SALUS_POLICY_FILE"])
+        first = create_profile(tmp_path / "profile", "a passphrase")
+        rolled_back_at = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+        with pytest.raises(RuntimeError), first.vault.transaction():
+            first.audit.record_in_transaction(AuditEvent.SEARCH, rolled_back_at, detail={"results": 0})
+            raise RuntimeError("the caller's change failed")
+        second = unlock(tmp_path / "profile", "a passphrase")  # another window or command on the same vault
+        second.audit.record(AuditEvent.SEARCH, datetime.now(UTC), detail={"results": 1})
+        first.audit.record(AuditEvent.SEARCH, datetime.now(UTC), detail={"results": 2})
+        second.close()
+        first.close()
+        received = [parse(raw) for raw in collector.messages()]
+    finally:
+        collector.close()
+    seqs = [int(m.params["seq"]) for m in received]
+    assert sorted(seqs) == list(range(1, max(seqs) + 1))  # every committed entry once, none twice
+    assert rolled_back_at.isoformat(timespec="microseconds") not in {m.timestamp for m in received}
