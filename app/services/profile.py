@@ -84,8 +84,7 @@ def unlock(
     session = _session(profile_dir, header.profile_id, vault, data_key, forward)
     now = utc_now()
     try:
-        required = bool(settings["unlock_requires_totp"])
-        step = second_factor.check_code(vault, session.audit, required, totp_code, now, enrolling=enrolling)
+        step = second_factor.check_code(vault, session.audit, settings, totp_code, now, enrolling=enrolling)
     except BaseException:
         session.close()
         raise

@@ -89,3 +89,43 @@ def test_enrolling_again_needs_the_current_code_and_replaces_the_secret(salus: S
     assert second != first
     assert salus.run("stats", "--totp-code", code_at(first, time.time() + 30)).code == 3
     assert salus.run("stats", "--totp-code", code_at(second, time.time())).code == 0
+
+
+def test_wrong_codes_in_a_row_lock_the_second_factor_out_for_a_while(salus: Salus, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"unlock_requires_totp": True, "unlock_max_failures": 2}), "utf-8")
+    salus.env["SALUS_POLICY_FILE"] = str(policy)
+    secret = _secret(salus.json("profile", "totp", "enrol")["secret"])
+    wrong = str((int(code_at(secret, time.time())) + 1) % 1_000_000).zfill(6)
+    for _ in range(2):
+        assert "Wrong authenticator code" in salus.run("stats", "--totp-code", wrong).stderr
+    refused = salus.run("stats", "--totp-code", code_at(secret, time.time()))
+    assert refused.code == 3 and "Too many wrong authenticator codes: try again in 5 minutes" in refused.stderr
+
+
+def test_lockout_ends_five_minutes_after_the_last_wrong_code(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.core.settings import effective
+    from app.services import second_factor
+    from app.services.profile import create_profile
+
+    settings = effective({"unlock_requires_totp": True, "unlock_max_failures": 2}, {})
+    session = create_profile(tmp_path / "p", "a passphrase")
+    try:
+        secret = _secret(second_factor.enrol(session, "p", datetime.now(UTC)).secret_base32)
+        start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+        for minute in (0, 1):
+            with pytest.raises(second_factor.SecondFactorRejected, match="Wrong"):
+                at = start + timedelta(minutes=minute)
+                second_factor.check_code(session.vault, session.audit, settings, "000000", at)
+        later = start + timedelta(minutes=5)
+        code = code_at(secret, later.timestamp())
+        with pytest.raises(second_factor.SecondFactorRejected, match="try again in 1 minute"):
+            second_factor.check_code(session.vault, session.audit, settings, code, later)
+        after = start + timedelta(minutes=6, seconds=1)
+        assert second_factor.check_code(
+            session.vault, session.audit, settings, code_at(secret, after.timestamp()), after
+        ) == int(after.timestamp() // 30)
+    finally:
+        session.close()
