@@ -115,7 +115,9 @@ class Startup(QObject):
         self.window = MainWindow(self._controller)
         self.window.closed.connect(self._on_window_closed)
         # The engine loop ticks the idle lock once a second (DESIGN.md §7); see app.ui.lock_screen.
-        self.lock = attach_lock(self.window, self.bridge, lock_config(self.settings), os_session=watch_os_session())
+        self.lock = attach_lock(
+            self.window, self.bridge, lock_config(reader.settings), os_session=watch_os_session(self.window)
+        )
         self.lock.left_profile.connect(self._on_lock_left_profile)
         self.window.show()
         if self.dialog is not None:

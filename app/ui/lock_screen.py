@@ -35,7 +35,7 @@ from app.services.lock import Clock, lock_config
 from app.ui.activity import ActivityFilter
 from app.ui.bridge import Bridge
 from app.ui.locker import Locker
-from app.ui.os_session import LogindWatcher
+from app.ui.os_session import OsSessionWatcher
 from app.ui.windows.main_window import MainWindow
 
 
@@ -176,7 +176,7 @@ class WindowLock(QObject):
     left_profile = Signal(str)  # why the profile was left ("" for switch person), for the unlock dialog
 
     def __init__(
-        self, window: MainWindow, locker: Locker, app: QApplication, os_session: LogindWatcher | None = None
+        self, window: MainWindow, locker: Locker, app: QApplication, os_session: OsSessionWatcher | None = None
     ) -> None:
         super().__init__(window)
         self.os_session = os_session
@@ -286,7 +286,7 @@ def attach_lock(
     *,
     clock_fn: Clock = time.time,
     tick_seconds: float = 1.0,
-    os_session: LogindWatcher | None = None,
+    os_session: OsSessionWatcher | None = None,
 ) -> WindowLock:
     app = QApplication.instance()
     assert isinstance(app, QApplication)

@@ -10,9 +10,9 @@ Linux: systemd-logind on the system bus, through QtDBus.
   or a session (a container, an SSH login), the watcher says why on `unavailable` and the idle lock remains.
 - Signals are matched on the `org.freedesktop.login1` name, so only its owner (logind) can trigger them.
 
-Windows (WTSRegisterSessionNotification, WM_WTSSESSION_CHANGE through `nativeEvent`) and macOS (the
-`com.apple.screenIsLocked` distributed notification) need platform APIs that cannot run or be tested on the
-Linux machines Salus is built on; they are not implemented yet, and the idle lock covers those platforms.
+Windows: `app.ui.os_session_windows` (WTS session notifications and WM_POWERBROADCAST), untested here.
+macOS (the `com.apple.screenIsLocked` distributed notification, NSWorkspace sleep) needs Objective-C APIs that
+cannot run on the Linux machines Salus is built on; it is not implemented, and the idle lock covers it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import SLOT, QObject, Signal, Slot
 from PySide6.QtDBus import QDBusConnection, QDBusMessage, QDBusObjectPath, QDBusPendingCallWatcher
+from PySide6.QtWidgets import QWidget
 
 LOGIND = "org.freedesktop.login1"
 MANAGER_PATH = "/org/freedesktop/login1"
@@ -31,11 +32,22 @@ SESSION = "org.freedesktop.login1.Session"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
-class LogindWatcher(QObject):
+class OsSessionWatcher(QObject):
+    """What the lock needs from a platform: a signal when the OS session locks, one before the machine sleeps."""
+
     os_locked = Signal()
     sleeping = Signal()
-    session_found = Signal(str)  # the session's object path
     unavailable = Signal(str)  # why the session lock cannot be followed
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class LogindWatcher(OsSessionWatcher):
+    session_found = Signal(str)  # the session's object path
 
     def __init__(self, bus: QDBusConnection, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -98,10 +110,16 @@ def _slot(signature: str) -> Any:
     return SLOT(signature)
 
 
-def watch_os_session(bus: QDBusConnection | None = None) -> LogindWatcher | None:
+def watch_os_session(window: QWidget, bus: QDBusConnection | None = None) -> OsSessionWatcher | None:
     """A started watcher of this platform's session lock and sleep, or None where none is implemented."""
-    if not sys.platform.startswith("linux"):
+    watcher: OsSessionWatcher
+    if sys.platform == "win32":
+        from app.ui.os_session_windows import WindowsSessionWatcher  # only Windows loads its ctypes bindings
+
+        watcher = WindowsSessionWatcher(window)
+    elif sys.platform.startswith("linux"):
+        watcher = LogindWatcher(bus if bus is not None else QDBusConnection.systemBus())
+    else:
         return None
-    watcher = LogindWatcher(bus if bus is not None else QDBusConnection.systemBus())
     watcher.start()
     return watcher

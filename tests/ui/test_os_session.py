@@ -122,3 +122,20 @@ def test_without_logind_the_watcher_says_why(qtbot: QtBot, bus: PrivateBus) -> N
     with qtbot.waitSignal(watcher.unavailable, timeout=30_000) as why:
         watcher.start()
     assert "logind does not know this session" in str(why.args[0])
+
+
+def test_windows_session_lock_and_suspend_messages_are_told_apart() -> None:
+    # Only the message decoding can run here; WTS registration and the message loop need Windows.
+    from app.ui.os_session_windows import (
+        PBT_APMSUSPEND,
+        WM_POWERBROADCAST,
+        WM_WTSSESSION_CHANGE,
+        WTS_SESSION_LOCK,
+        classify,
+    )
+
+    assert classify(WM_WTSSESSION_CHANGE, WTS_SESSION_LOCK) == "os"
+    assert classify(WM_WTSSESSION_CHANGE, 0x8) is None  # WTS_SESSION_UNLOCK
+    assert classify(WM_POWERBROADCAST, PBT_APMSUSPEND) == "sleep"
+    assert classify(WM_POWERBROADCAST, 0x12) is None  # PBT_APMRESUMEAUTOMATIC
+    assert classify(0x0010, WTS_SESSION_LOCK) is None  # WM_CLOSE

@@ -17,11 +17,13 @@ from app.services import user_settings
 from app.services.policy import current_settings
 from app.services.profile import unlock
 from app.services.reader import unlock_reader
+from app.ui.app import Startup
+from app.ui.bridge import Bridge
 from app.ui.lock_screen import attach_lock
 from app.ui.windows.actions import Act
 from app.ui.windows.main_window import MainWindow
 from app.ui.windows.settings_dialog import SettingsDialog
-from tests.ui.conftest import WindowFactory
+from tests.ui.conftest import OpenReader, WindowFactory
 from tests.ui.support import PASSPHRASE, make_profile, plain_message, run
 from tests.ui.test_lock import FakeClock
 
@@ -151,3 +153,26 @@ def test_lock_follows_a_shorter_saved_timeout_at_once(make_window: WindowFactory
     clock.now += 61
     qtbot.waitUntil(lambda: lock.is_locked and window.controller.reader.locked, timeout=15_000)
     lock.stop()
+
+
+def test_the_window_opens_with_the_lock_set_by_the_saved_timeout(
+    bridge: Bridge, qtbot: QtBot, tmp_path: Path, open_reader: OpenReader
+) -> None:
+    profile = _profile(tmp_path)
+    session = unlock(profile, PASSPHRASE)
+    try:
+        user_settings.save(session, {}, {"idle_timeout_minutes": 2, "lock_warning_seconds": 5})
+    finally:
+        session.close()
+    startup = Startup(bridge, current_settings()[1], profile=profile, demo=False, sync_on_start=False)
+    startup.begin()
+    assert startup.dialog is not None
+    startup.dialog.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(startup.window_opened, timeout=15_000):
+        startup.dialog.unlock_button.click()
+    assert startup.window is not None and startup.lock is not None
+    open_reader.readers.append(startup.window.controller.reader)
+    qtbot.addWidget(startup.window)
+    config = startup.lock.locker.controller.config
+    assert (config.idle_timeout_seconds, config.warning_seconds) == (120.0, 5.0)
+    startup.lock.stop()
