@@ -62,7 +62,7 @@ def test_logind_session_lock_locks_salus(
     make_window: WindowFactory, qtbot: QtBot, tmp_path: Path, bus: PrivateBus, logind: FakeLogind
 ) -> None:
     profile, window, lock = _open(make_window, qtbot, tmp_path, bus)
-    assert lock.os_session is not None and lock.os_session.session_path == logind.session_path
+    assert isinstance(lock.os_session, LogindWatcher) and lock.os_session.session_path == logind.session_path
     assert logind.asked and logind.asked[0][0]  # it named a session: $XDG_SESSION_ID or logind's "auto"
     logind.emit_lock()
     _wait_locked(qtbot, window, lock)
