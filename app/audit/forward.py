@@ -13,8 +13,10 @@ Transport rules:
 - `udp://host:port`: one message per datagram (RFC 5426 §3.1). `tcp://host:port`: octet-counting framing
   (RFC 6587 §3.4.1). `unix:/path`: one message per datagram on a local socket (`/dev/log` by default).
 - Forwarding is a copy: the entry is already committed in the vault, the chain is the record. A collector that
-  is down must not stop anyone working, so send errors are reported to the `salus.audit` logger (address and
-  error only) and the entry is not retried.
+  is down must not stop anyone working: the outage is reported once to the `salus.audit` logger (address and
+  error only), the collector is left alone for `RETRY_SECONDS`, and the entries wait in the audit log's queue
+  (bounded) to be sent, in order, with the first entry after that; what is still queued when the profile
+  closes is reported as not forwarded.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.audit.chain import AuditEntry
 from app.audit.events import AuditEvent
+from app.audit.log import ForwardingFailed
 from app.core.errors import PolicyError
 
 log = logging.getLogger("salus.audit")
@@ -45,6 +49,8 @@ SEVERITY_WARNING = 4
 # number RFC 5612 reserves for documentation. A deployment that registers one changes only this constant.
 SD_ID = "salus-audit@32473"
 MAC_PREFIX_HEX = 16
+RETRY_SECONDS = 30.0
+CONNECT_TIMEOUT = 2.0
 DEFAULT_UNIX_SOCKET = "/var/run/syslog" if sys.platform == "darwin" else "/dev/log"
 
 _SAFE_DETAIL: dict[str, tuple[str, ...]] = {
@@ -134,19 +140,32 @@ def _field(value: str, limit: int) -> str:
 
 
 class SyslogForwarder:
-    def __init__(self, address: SyslogAddress, profile_id: str) -> None:
+    """Sends on the vault's thread, so a collector that is down is not asked again for `retry_seconds`: entries
+    meanwhile wait in the audit log's queue instead of each costing a connection timeout."""
+
+    def __init__(self, address: SyslogAddress, profile_id: str, retry_seconds: float = RETRY_SECONDS) -> None:
         self.address = address
+        self.retry_seconds = retry_seconds
         self._profile_id = profile_id
         self._hostname = socket.gethostname()
         self._sock: socket.socket | None = None
+        self._failed_at: float | None = None  # set while the collector is considered down
 
     def __call__(self, entry: AuditEntry, mac: bytes) -> None:
+        if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_seconds:
+            raise ForwardingFailed(f"the syslog collector {self._where()} is down")
         data = syslog_message(entry, mac, self._profile_id, self._hostname, os.getpid())
         try:
             self._send(data)
         except OSError as exc:
             self.close()
-            log.warning("Audit entry %d could not be forwarded to syslog %s: %s", entry.seq, self._where(), exc)
+            if self._failed_at is None:  # once per outage, with the address and the error only
+                log.warning("Audit entries cannot be forwarded to syslog %s now: %s", self._where(), exc)
+            self._failed_at = time.monotonic()
+            raise ForwardingFailed(f"the syslog collector {self._where()} is down") from exc
+        if self._failed_at is not None:
+            log.warning("Audit entries reach syslog %s again.", self._where())
+            self._failed_at = None
 
     def _send(self, data: bytes) -> None:
         sock = self._socket()
@@ -160,7 +179,7 @@ class SyslogForwarder:
     def _socket(self) -> socket.socket:
         if self._sock is None:
             if self.address.transport is Transport.TCP:
-                self._sock = socket.create_connection((self.address.host, self.address.port), timeout=5)
+                self._sock = socket.create_connection((self.address.host, self.address.port), timeout=CONNECT_TIMEOUT)
             elif self.address.transport is Transport.UDP:
                 family = socket.AF_INET6 if ":" in self.address.host else socket.AF_INET
                 self._sock = socket.socket(family, socket.SOCK_DGRAM)

@@ -10,6 +10,7 @@ import csv
 import hmac
 import io
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -17,6 +18,9 @@ from typing import Any, Protocol
 
 from app.audit.chain import GENESIS_MAC, AuditEntry, StoredEntry, VerifyReport, chain_mac, detail_json, verify
 from app.audit.events import AuditEvent
+from app.core.errors import AuditError
+
+log = logging.getLogger("salus.audit")
 
 
 class AuditDatabase(Protocol):
@@ -25,8 +29,16 @@ class AuditDatabase(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
+MAX_UNFORWARDED = 10_000  # entries kept for a collector that is down, before the oldest copies are given up
+
+
+class ForwardingFailed(AuditError):
+    """The collector did not take the entry now; it is kept and offered again with the next one."""
+
+
 class Forwarder(Protocol):
-    """Receives a copy of each committed entry (syslog, the Windows event log: `app.audit.forward`)."""
+    """Receives a copy of each committed entry (syslog, the Windows event log: `app.audit.forward`); raises
+    `ForwardingFailed` when it cannot take it now."""
 
     def __call__(self, entry: AuditEntry, mac: bytes) -> None: ...
 
@@ -90,19 +102,35 @@ class AuditLog:
         if self._forward is None or not self._pending:
             return
         pending, self._pending = sorted(self._pending.items()), {}
-        for wanted, written_mac in pending:
+        for position, (wanted, written_mac) in enumerate(pending):
             row = self._db.execute(
                 "SELECT seq, at, actor, event, target, detail, mac FROM audit_log WHERE seq = ?", (wanted,)
             ).fetchone()
-            if row is not None and hmac.compare_digest(bytes(row[6]), written_mac):
-                seq, at, actor, event, target, detail, mac = row
+            if row is None or not hmac.compare_digest(bytes(row[6]), written_mac):
+                continue
+            seq, at, actor, event, target, detail, mac = row
+            try:
                 self._forward(AuditEntry(int(seq), at, actor, event, target, detail), bytes(mac))
+            except ForwardingFailed:
+                # Kept, in order, for the next attempt; a collector down for very long costs only the oldest copies
+                # (the entries themselves stay in the chain).
+                kept = dict(pending[position:])
+                self._pending = dict(sorted({**kept, **self._pending}.items())[-MAX_UNFORWARDED:])
+                return
+
+    @property
+    def unforwarded(self) -> int:
+        return len(self._pending)
 
     def close(self) -> None:
         """Forwards what is still pending and releases the forwarder's socket; the vault is closed by its owner."""
         if self._forward is not None:
             self.forward_committed()
             self._forward.close()
+            if self._pending:
+                log.warning(
+                    "%d audit entries were not forwarded; they remain in the vault's chain.", len(self._pending)
+                )
 
     def _head(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT seq, mac FROM audit_head WHERE id = 1").fetchone()

@@ -42,7 +42,7 @@ def parse(raw: bytes) -> SyslogMessage:
 
 
 class Listener:
-    def __init__(self, kind: str, socket_dir: Path | None = None) -> None:
+    def __init__(self, kind: str, socket_dir: Path | None = None, *, port: int = 0) -> None:
         self.kind = kind
         if kind == "unix":
             assert socket_dir is not None
@@ -53,7 +53,9 @@ class Listener:
             return
         family_type = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
         self._sock = socket.socket(socket.AF_INET, family_type)
-        self._sock.bind(("127.0.0.1", 0))  # a free port: other tests run at the same time
+        if port:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))  # 0: a free port, since other tests run at the same time
         if kind == "tcp":
             self._sock.listen(8)
         self.address = f"{kind}://127.0.0.1:{self._sock.getsockname()[1]}"
