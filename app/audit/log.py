@@ -119,6 +119,10 @@ class AuditLog:
                 return
 
     @property
+    def forwarder(self) -> Forwarder | None:
+        return self._forward
+
+    @property
     def unforwarded(self) -> int:
         return len(self._pending)
 

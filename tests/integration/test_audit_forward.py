@@ -141,7 +141,7 @@ def test_entries_wait_for_a_collector_that_comes_back_and_arrive_in_order(
     env = _policy(tmp_path, {"audit_forward": "syslog", "audit_syslog_address": f"tcp://127.0.0.1:{port}"})
     monkeypatch.setenv("SALUS_POLICY_FILE", env["SALUS_POLICY_FILE"])
     session = create_profile(tmp_path / "profile", "a passphrase")  # entry 1: refused, kept
-    forwarder = session.audit._forward
+    forwarder = session.audit.forwarder
     assert isinstance(forwarder, SyslogForwarder)
     forwarder.retry_seconds = 0.3
     collector = Listener("tcp", port=port)
