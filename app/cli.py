@@ -38,6 +38,7 @@ from app.services import (
     planning,
     portal_desk,
     portal_replies,
+    second_factor,
 )
 from app.services import drafts as drafts_service
 from app.services import outbox as outbox_service
@@ -47,6 +48,7 @@ from app.services import send as sending
 from app.services.policy import current_settings
 from app.services.profile import Session, create_profile, unlock
 from app.services.reason_text import METHOD_NAMES, reason_sentence
+from app.services.second_factor import SecondFactorRejected, SecondFactorRequired
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +62,7 @@ def _common() -> _Parser:
     common.add_argument("--profile", type=Path, default=argparse.SUPPRESS, help="profile directory (or SALUS_PROFILE)")
     common.add_argument("--passphrase-file", type=Path, default=argparse.SUPPRESS, help="read the passphrase here")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    common.add_argument("--totp-code", default=argparse.SUPPRESS, help="authenticator code (or SALUS_TOTP_CODE)")
     return common
 
 
@@ -78,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     profile = sub.add_parser("profile", help="create a profile").add_subparsers(dest="action", required=True)
     create = profile.add_parser("create", parents=[common], help="create a new profile in an empty directory")
     create.add_argument("--use-keyring", action="store_true", help="also keep the key in the OS keyring")
+    totp = profile.add_parser("totp", help="the authenticator app (TOTP) second factor")
+    totp_actions = totp.add_subparsers(dest="totp_action", required=True, parser_class=_Parser)
+    totp_actions.add_parser("enrol", parents=[common], help="enrol an authenticator app; prints its secret once")
+    totp_actions.add_parser("disable", parents=[common], help="stop asking for a code (unless policy requires it)")
 
     account = sub.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     add = account.add_parser("add", parents=[common], help="add an account (password: SALUS_ACCOUNT_PASSWORD)")
@@ -237,17 +244,20 @@ def _prompt_passphrase(confirm: bool) -> str:
     return first
 
 
-def _open(args: argparse.Namespace) -> Session:
+def _open(args: argparse.Namespace, *, enrolling: bool = False) -> Session:
     directory = _profile_dir(args)
     if not directory.is_dir():
         raise ProfileError(f"There is no profile at {directory}; create one with `salus profile create`.")
+    code = getattr(args, "totp_code", None) or os.environ.get("SALUS_TOTP_CODE")
     passphrase = _passphrase(args, required=False)
     if passphrase is None:
         try:
-            return unlock(directory, None)
+            return unlock(directory, None, totp_code=code, enrolling=enrolling)
+        except (SecondFactorRejected, SecondFactorRequired):
+            raise  # the passphrase was not the problem: asking for it would mislead
         except UnlockError:
             passphrase = _prompt_passphrase(confirm=False)
-    return unlock(directory, passphrase)
+    return unlock(directory, passphrase, totp_code=code, enrolling=enrolling)
 
 
 def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
@@ -268,6 +278,22 @@ def _cmd_profile_create(args: argparse.Namespace) -> int:
     session = create_profile(directory, passphrase, use_keyring=args.use_keyring)
     session.close()
     _emit(args, {"profile": str(directory), "profile_id": session.profile_id}, f"Created profile {directory}")
+    return ExitCode.OK
+
+
+def _cmd_profile_totp(args: argparse.Namespace) -> int:
+    session = _open(args, enrolling=args.totp_action == "enrol")
+    try:
+        if args.totp_action == "disable":
+            second_factor.disable(session, args.settings, utc_now())
+            _emit(args, {"totp": "disabled"}, "The authenticator is no longer asked for.")
+            return ExitCode.OK
+        enrolment = second_factor.enrol(session, session.profile_dir.name, utc_now())
+    finally:
+        session.close()
+    # Shown once and never stored outside the vault: add it to the app now (scan the URI as a QR code).
+    document = {"secret": enrolment.secret_base32, "uri": enrolment.uri}
+    _emit(args, document, f"Secret: {enrolment.secret_base32}\n{enrolment.uri}")
     return ExitCode.OK
 
 
@@ -775,6 +801,7 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("profile", "create"): _cmd_profile_create,
+    ("profile", "totp"): _cmd_profile_totp,
     ("account", "add"): _cmd_account_add,
     ("account", "list"): _cmd_account_list,
     ("account", "discover"): _cmd_account_discover,

@@ -30,5 +30,6 @@ class AuditEvent(StrEnum):
     REMOTE_CONTENT_LOADED = "remote_content.loaded"
     REMOTE_SENDER_ALLOWED = "remote_content.sender_allowed"
     REMOTE_SENDER_FORGOTTEN = "remote_content.sender_forgotten"
+    SECOND_FACTOR_CHANGED = "second_factor.changed"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"

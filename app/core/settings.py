@@ -166,6 +166,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting(
         "lock_warning_seconds", 30, _int_between(0, 300), "Countdown before the idle lock (at most half the timeout)."
     ),
+    Setting("unlock_requires_totp", False, _boolean, "Unlocking also needs a code from an authenticator app."),
     Setting("keyring_allowed", True, _boolean, "May the OS keyring hold the data key (off on shared machines)."),
     Setting("method_ladder", list(METHODS), _ladder, "Secure delivery methods in order of preference."),
     Setting("allow_plain", False, _boolean, "May a message ever go out without protection."),
@@ -183,6 +184,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("remote_images_private_networks", False, _boolean, "May remote images come from non-public addresses."),
     Setting("max_decrypted_mib", 64, _int_between(1, 2048), "Largest decrypted message in MiB (zip bombs)."),
     Setting("audit_forward", "none", _choice("none", "syslog", "eventlog"), "Copy audit entries to the OS log."),
+    Setting("audit_syslog_address", "", _text, "Syslog collector: udp://HOST:PORT, tcp://HOST:PORT or unix:/PATH."),
     Setting("dns_resolvers", [], _strings, "DNS resolvers for recipient discovery (empty: the system's)."),
     Setting("discovery_ca_file", "", _text, "Extra CA bundle for discovery's HTTPS lookups."),
     Setting("smime_ca_file", "", _text, "Extra trusted CA certificates for S/MIME (e.g. a health network's CA)."),

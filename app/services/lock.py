@@ -70,6 +70,10 @@ class LockController:
     def config(self) -> LockConfig:
         return self._config
 
+    def reconfigure(self, config: LockConfig) -> None:
+        """On the engine thread, after the settings changed: the next event is judged by the new timeout."""
+        self._config = config
+
     def note_activity(self) -> None:
         """Safe from any thread: remembers that input happened now; fed on the next engine-thread call."""
         now = self._clock()

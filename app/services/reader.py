@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import groupby
@@ -41,9 +41,11 @@ from app.services.accounts import AccountSettings, add_account
 from app.services.engine import Engine
 from app.services.forwarding import forwarded_attachments
 from app.services.harvest import after_store
+from app.services.policy_audit import policy_of
 from app.services.profile import Session, create_profile, unlock
 from app.services.sync import Progress, Warn, sync_account
-from app.store import browse
+from app.services.user_settings import effective_for
+from app.store import browse, workstation
 from app.store import mail as store
 from app.store.browse import FolderCount, MessageLocation, MessageSummary, Order, Page, PageCursor
 from app.store.files import write_private_atomic
@@ -95,9 +97,14 @@ class CreatedProfile:
     account_problem: str | None  # the profile exists; only adding the account failed, for this reason
 
 
-async def unlock_reader(engine: Engine, directory: Path, passphrase: str, settings: Settings) -> Reader:
-    session = await engine.db(unlock, directory, passphrase)
-    return Reader(engine, session, settings)
+async def unlock_reader(
+    engine: Engine, directory: Path, passphrase: str, settings: Settings, totp_code: str | None = None
+) -> Reader:
+    """`settings` are the managed ones (policy and defaults, from `current_settings()`); the person's own
+    settings stored in the vault are applied on top of them here."""
+    session = await engine.db(partial(unlock, directory, passphrase, totp_code=totp_code))
+    policy = policy_of(settings)
+    return Reader(engine, session, await engine.db(effective_for, session, policy), policy)
 
 
 async def create_reader(
@@ -115,7 +122,7 @@ async def create_reader(
             await engine.db(add_account, session, account, password)
         except AppError as exc:
             problem = str(exc)
-    return CreatedProfile(Reader(engine, session, settings), problem)
+    return CreatedProfile(Reader(engine, session, settings, policy_of(settings)), problem)
 
 
 def is_local_only(account: Account) -> bool:
@@ -123,13 +130,18 @@ def is_local_only(account: Account) -> bool:
 
 
 class Reader:
-    def __init__(self, engine: Engine, session: Session, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, session: Session, settings: Settings, policy: Mapping[str, Any] | None = None
+    ) -> None:
         self._engine = engine
+        self.policy: Mapping[str, Any] = policy if policy is not None else policy_of(settings)
         self._current: Session | None = session  # None while locked (DESIGN.md §7)
         self._profile_dir = session.profile_dir
         self._settings = settings
         self._servers = _Servers(engine, lambda: self._session)
         self._sync_task: asyncio.Task[Any] | None = None
+        # Whether unlocking again needs an authenticator code; refreshed from the vault at each lock.
+        self.needs_code = bool(settings["unlock_requires_totp"])
 
     @property
     def profile_dir(self) -> Path:
@@ -144,6 +156,19 @@ class Reader:
     @property
     def locked(self) -> bool:
         return self._current is None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def use_settings(self, settings: Settings) -> None:
+        """After the person changed their settings (`app.services.user_settings.save`)."""
+        self._settings = settings
+
+    async def in_vault(self, func: Callable[..., T], *args: object) -> T:
+        """Runs `func(session, *args)` on the vault's thread, for use cases kept in their own service modules
+        (the access log, settings); raises `UsageError` while locked."""
+        return await self._engine.db(lambda: func(self._session, *args))
 
     async def audit_lock(self, reason: str) -> None:
         """Records the lock in the audit chain, which lives in the vault: called before `lock`."""
@@ -170,14 +195,19 @@ class Reader:
             session, self._current = self._current, None
             self._servers = _Servers(self._engine, lambda: self._session)
             if session is not None:
-                await self._engine.db(session.close)
+                try:
+                    enrolled = await self._engine.db(workstation.second_factor, session.vault)
+                    self.needs_code = bool(self._settings["unlock_requires_totp"]) or enrolled is not None
+                finally:
+                    await self._engine.db(session.close)
 
-    async def unlock_again(self, passphrase: str) -> bool:
-        """Reopens the vault after a lock; False for a wrong passphrase (recorded by `unlock` for the audit log)."""
+    async def unlock_again(self, passphrase: str, totp_code: str | None = None) -> bool:
+        """Reopens the vault after a lock; False for a wrong passphrase or authenticator code (recorded by
+        `unlock` for the audit log)."""
         if self._current is not None:
             return True
         try:
-            session = await self._engine.db(unlock, self._profile_dir, passphrase)
+            session = await self._engine.db(partial(unlock, self._profile_dir, passphrase, totp_code=totp_code))
         except UnlockError:
             return False
         self._current = session

@@ -304,6 +304,33 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        7,
+        "Shared workstations: the TOTP second factor and the person's own settings, both inside the vault.",
+        """
+        -- At most one authenticator per profile; the secret never leaves the vault (not in the header, which is
+        -- readable). `last_step` is the TOTP step of the last accepted code: a code is accepted once (RFC 6238
+        -- section 5.2).
+        CREATE TABLE second_factor (
+            id           INTEGER PRIMARY KEY CHECK (id = 1),
+            secret       BLOB    NOT NULL,
+            enrolled_at  TEXT    NOT NULL,
+            last_step    INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+
+        -- The person's own settings (DESIGN.md section 10): one JSON value per key of app.core.settings.SCHEMA.
+        -- Policy still wins; `effective(policy, user)` decides, so a stored value a policy overrides is kept,
+        -- not deleted, and applies again if the policy drops the key.
+        CREATE TABLE user_settings (
+            key         TEXT PRIMARY KEY,
+            value       TEXT NOT NULL,
+            changed_at  TEXT NOT NULL
+        ) STRICT;
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         8,
         "Portal follow-up: vault-only folders, replies fetched once, the sealed content kept for re-issue.",
         """

@@ -17,6 +17,7 @@ from app.services.reader import AccountNode, CreatedProfile, Reader, unlock_read
 from app.ui.bridge import Bridge
 from app.ui.controller import MailController
 from app.ui.lock_screen import WindowLock, attach_lock
+from app.ui.os_session import watch_os_session
 from app.ui.recent import recent_profiles, remember_profile
 from app.ui.theme import apply_theme, system_prefers_dark
 from app.ui.windows.first_run import FirstRunWizard
@@ -134,7 +135,9 @@ class Startup(QObject):
         self.window = MainWindow(self._controller)
         self.window.closed.connect(self._on_window_closed)
         # The engine loop ticks the idle lock once a second (DESIGN.md §7); see app.ui.lock_screen.
-        self.lock = attach_lock(self.window, self.bridge, lock_config(self.settings))
+        self.lock = attach_lock(
+            self.window, self.bridge, lock_config(reader.settings), os_session=watch_os_session(self.window)
+        )
         self.lock.left_profile.connect(self._on_lock_left_profile)
         self.window.show()
         if self.dialog is not None:
@@ -148,11 +151,15 @@ class Startup(QObject):
         unlock dialog, with nothing of this profile left on screen."""
         window, self.window = self.window, None
         self.lock, self._controller = None, None
+        left = window.controller.reader.profile_dir.resolve() if window is not None else None
         if window is not None:
             window.closed.disconnect(self._on_window_closed)
             window.close()
             window.deleteLater()
-        self._show_unlock(recent_profiles())
+        profiles = recent_profiles()
+        if not why:  # switching person: offer someone else's profile first, the one just left last
+            profiles = [p for p in profiles if p.resolve() != left] + [p for p in profiles if p.resolve() == left]
+        self._show_unlock(profiles)
         if why and self.dialog is not None:
             self.dialog.error.setText(why)
             self.dialog.error.show()

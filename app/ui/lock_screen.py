@@ -1,14 +1,8 @@
-"""The idle lock in the window (DESIGN.md §7): the engine-side driver, the lock screen and the countdown.
+"""The idle lock in the window (DESIGN.md §7): the lock screen, the countdown, and joining them to the window
+and to the engine-side driver (`app.ui.locker.Locker`).
 
 Rules:
-- The `LockController` belongs to the engine thread: every call into it runs in a coroutine on the engine loop,
-  one at a time, and its effects are acted on in order there. The engine ticks it from a coroutine that loops
-  on the engine's own loop (`asyncio.sleep`), not from a Qt timer, so a busy GUI cannot delay a lock.
-- The audit entry of a lock is written before the vault closes (`Reader.audit_lock`, then `Reader.lock`).
-- So is every open composer's draft: the `before_lock` hooks run on the engine thread before the vault closes;
-  each asks the GUI thread for the composers' content, saves it encrypted in the vault, and only then has the
-  window emptied. A draft that could not be saved stays in its (hidden) window rather than being lost, and a
-  failing hook never stops the lock.
+- The composers' drafts are saved before the vault closes (see `app.ui.locker`).
 - On the GUI side a lock cancels the sync, closes dialogs and hides other windows, drops every snapshot the main
   window's models hold, clears the search text, disables the window's actions (their shortcuts would still
   fire behind the cover) and covers the whole window, menus and toolbar included.
@@ -20,11 +14,8 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction
@@ -40,164 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import AppError
-from app.core.lock import (
-    AuditLockEvent,
-    Effects,
-    HideWarning,
-    Lock,
-    LockConfig,
-    LockEvent,
-    LockPhase,
-    ManualLock,
-    Minimised,
-    Restored,
-    ShowWarning,
-    Unlock,
-    UnlockFailed,
-    UnlockRejected,
-    UnlockSucceeded,
-)
+from app.core.lock import LockConfig
+from app.core.settings import Settings
 from app.services.drafts import DraftContent
-from app.services.lock import Clock, LockController
-from app.services.reader import Reader
+from app.services.lock import Clock, lock_config
 from app.ui.activity import ActivityFilter
-from app.ui.bridge import Bridge, Ticket
+from app.ui.bridge import Bridge
+from app.ui.locker import Locker
+from app.ui.os_session import OsSessionWatcher
 from app.ui.windows.composer import ComposerService, ComposerWindow
 from app.ui.windows.main_window import MainWindow
-
-T = TypeVar("T")
-GUI_ANSWER_SECONDS = 5.0  # how long a lock waits for the GUI thread to hand over the composers' content
-
-
-class Locker(QObject):
-    """Drives the `LockController` on the engine thread and reports its effects as signals on the GUI thread."""
-
-    warning_shown = Signal(int)  # seconds left
-    warning_hidden = Signal()
-    locked = Signal(str)  # the reason, as audited
-    unlocked = Signal()
-    unlock_rejected = Signal(int)  # attempts left
-    profile_closed = Signal()
-    failed = Signal(str)
-    before_lock_failed = Signal(str)  # a hook (a draft's save) failed; the lock went ahead
-
-    def __init__(
-        self,
-        bridge: Bridge,
-        reader: Reader,
-        config: LockConfig,
-        *,
-        clock_fn: Clock = time.time,
-        tick_seconds: float = 1.0,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._bridge = bridge
-        self._reader = reader
-        self._tick_seconds = tick_seconds
-        self.controller = LockController(config, clock_fn)
-        self._serial = asyncio.Lock()  # binds to the engine loop on first use
-        # Coroutines run on the engine thread before the vault closes for a lock (the composers' drafts).
-        self.before_lock: list[Callable[[], Awaitable[None]]] = []
-        self._ticker: Ticket | None = bridge.submit(self._tick_forever(), _ignore, self.failed.emit)
-
-    def note_activity(self) -> None:
-        self.controller.note_activity()
-
-    def lock_now(self) -> None:
-        self._send(ManualLock)
-
-    def note_minimised(self) -> None:
-        self._send(Minimised)
-
-    def note_restored(self) -> None:
-        self._send(Restored)
-
-    def try_unlock(self, passphrase: str) -> None:
-        self._bridge.submit(self._try_unlock(passphrase), _ignore, self.failed.emit)
-
-    def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
-
-    def _send(self, kind: Callable[[float], LockEvent]) -> None:
-        self._bridge.submit(self._feed(lambda: self.controller.send(kind)), _ignore, self.failed.emit)
-
-    # --- on the engine thread -----------------------------------------------------------------------------
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await self._feed(self.controller.tick)
-            await asyncio.sleep(self._tick_seconds)
-
-    async def _feed(self, call: Callable[[], Effects]) -> None:
-        async with self._serial:
-            await self._act(call())
-
-    async def _try_unlock(self, passphrase: str) -> None:
-        async with self._serial:
-            if self.controller.phase is not LockPhase.LOCKED:
-                return
-            reopened = await self._reader.unlock_again(passphrase)
-            effects = self.controller.send(UnlockSucceeded if reopened else UnlockFailed)
-            if reopened and not any(isinstance(e, Unlock) for e in effects):
-                await self._reader.lock()  # the machine did not accept it: the vault must not stay open
-            await self._act(effects)
-
-    async def _act(self, effects: Effects) -> None:
-        for effect in effects:
-            match effect:
-                case ShowWarning(seconds_left=seconds):
-                    self._post(partial(self.warning_shown.emit, seconds))
-                case HideWarning():
-                    self._post(self.warning_hidden.emit)
-                case AuditLockEvent(reason=reason):
-                    await self._reader.audit_lock(reason.value)
-                case Lock(reason=reason):
-                    await self._run_before_lock()
-                    self._post(partial(self.locked.emit, reason.value))
-                    await self._reader.lock()
-                case Unlock():
-                    self._post(self.unlocked.emit)
-                case UnlockRejected(attempts_left=left):
-                    self._post(partial(self.unlock_rejected.emit, left))
-                case _:  # CloseProfile
-                    self._post(self.profile_closed.emit)
-
-    async def _run_before_lock(self) -> None:
-        for hook in self.before_lock:
-            try:
-                await hook()
-            except (AppError, TimeoutError) as exc:
-                # The lock goes ahead: security first. What was not saved stays in its hidden window.
-                self._post(partial(self.before_lock_failed.emit, str(exc)))
-
-    def _post(self, callback: Callable[[], None]) -> None:
-        self._bridge.post(callback)
-
-    async def on_gui(self, call: Callable[[], T]) -> T:
-        """Runs `call` on the GUI thread and waits (bounded) for its result; for engine-side coroutines."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def run() -> None:
-            result = call()
-            loop.call_soon_threadsafe(lambda: None if future.done() else future.set_result(result))
-
-        self._post(run)
-        return await asyncio.wait_for(future, GUI_ANSWER_SECONDS)
-
-
-def _ignore(_result: object) -> None:
-    pass
 
 
 class LockScreen(QFrame):
     """Covers the whole window while locked: passphrase, Unlock, Switch person, and what went wrong."""
 
-    unlock_requested = Signal(str)  # the passphrase
+    unlock_requested = Signal(str, str)  # the passphrase, the authenticator code ("" when none is asked)
     switch_requested = Signal()
 
     def __init__(self, window: QWidget, profile_name: str) -> None:
@@ -218,6 +67,12 @@ class LockScreen(QFrame):
         self.passphrase.setAccessibleName("Passphrase")
         self.passphrase.setPlaceholderText("Passphrase")
         self.passphrase.setMaximumWidth(360)
+        self.code = QLineEdit()
+        self.code.setAccessibleName("Authenticator code")
+        self.code.setPlaceholderText("6-digit code from your authenticator app")
+        self.code.setMaxLength(7)  # six digits, and a space some people type in the middle
+        self.code.setMaximumWidth(360)
+        self.code.hide()
         self.message = QLabel()
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setAccessibleName("Unlock message")
@@ -231,10 +86,19 @@ class LockScreen(QFrame):
         self.switch_button.setAccessibleName("Close this profile and open another one")
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (title, profile, self.passphrase, self.message, self.unlock_button, self.switch_button):
+        for widget in (
+            title,
+            profile,
+            self.passphrase,
+            self.code,
+            self.message,
+            self.unlock_button,
+            self.switch_button,
+        ):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         self.passphrase.returnPressed.connect(self._on_passphrase_return_pressed)
+        self.code.returnPressed.connect(self._on_passphrase_return_pressed)
         self.unlock_button.clicked.connect(self._on_unlock_button_clicked)
         self.switch_button.clicked.connect(self.switch_requested.emit)
         window.installEventFilter(self)
@@ -245,6 +109,7 @@ class LockScreen(QFrame):
         if parent is not None:
             self.setGeometry(parent.rect())
         self.passphrase.clear()
+        self.code.clear()
         self.message.hide()
         self.set_busy(False)
         self.show()
@@ -254,8 +119,12 @@ class LockScreen(QFrame):
     def set_busy(self, busy: bool) -> None:
         self.unlock_button.setEnabled(not busy)
         self.passphrase.setEnabled(not busy)
+        self.code.setEnabled(not busy)
         if not busy:
             self.passphrase.setFocus()
+
+    def show_code_field(self, needed: bool) -> None:
+        self.code.setVisible(needed)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -270,14 +139,18 @@ class LockScreen(QFrame):
         self._on_unlock_button_clicked()
 
     def _on_unlock_button_clicked(self) -> None:
-        text = self.passphrase.text()
+        text, code = self.passphrase.text(), self.code.text() if not self.code.isHidden() else ""
         self.passphrase.clear()
+        self.code.clear()
         if not text:
             self.show_message("Type your passphrase to unlock.")
             return
+        if not self.code.isHidden() and not code.strip():
+            self.show_message("Type the code from your authenticator app as well.")
+            return
         self.set_busy(True)
         self.show_message("Unlocking…")
-        self.unlock_requested.emit(text)
+        self.unlock_requested.emit(text, code)
 
 
 class Countdown(QLabel):
@@ -306,8 +179,15 @@ class WindowLock(QObject):
 
     left_profile = Signal(str)  # why the profile was left ("" for switch person), for the unlock dialog
 
-    def __init__(self, window: MainWindow, locker: Locker, app: QApplication) -> None:
+    def __init__(
+        self, window: MainWindow, locker: Locker, app: QApplication, os_session: OsSessionWatcher | None = None
+    ) -> None:
         super().__init__(window)
+        self.os_session = os_session
+        if os_session is not None:
+            os_session.setParent(self)
+            os_session.os_locked.connect(locker.note_os_locked)
+            os_session.sleeping.connect(locker.note_sleep)
         self.window = window
         self.locker = locker
         self._app = app
@@ -324,6 +204,7 @@ class WindowLock(QObject):
         locker.locked.connect(self._on_locker_locked)
         locker.unlocked.connect(self._on_locker_unlocked)
         locker.unlock_rejected.connect(self._on_locker_unlock_rejected)
+        locker.code_needed.connect(self.screen.show_code_field)
         locker.profile_closed.connect(self._on_locker_profile_closed)
         locker.failed.connect(self._on_locker_failed)
         locker.before_lock_failed.connect(self._on_locker_before_lock_failed)
@@ -332,6 +213,7 @@ class WindowLock(QObject):
         self.screen.switch_requested.connect(self._on_screen_switch_requested)
         window.lock_requested.connect(locker.lock_now)
         locker.before_lock.append(self._save_drafts)
+        window.settings_changed.connect(self._on_window_settings_changed)
 
     @property
     def is_locked(self) -> bool:
@@ -340,6 +222,11 @@ class WindowLock(QObject):
     def stop(self) -> None:
         self.locker.stop()
         self.activity.remove(self._app)
+        if self.os_session is not None:
+            self.os_session.stop()
+
+    def _on_window_settings_changed(self, settings: Settings) -> None:
+        self.locker.reconfigure(lock_config(settings))
 
     async def _save_drafts(self) -> None:
         """On the engine thread, before the vault closes: save each composer's draft, then empty its window."""
@@ -407,8 +294,9 @@ class WindowLock(QObject):
     def _on_locker_unlock_rejected(self, attempts_left: int) -> None:
         self.screen.set_busy(False)
         plural = "s" if attempts_left != 1 else ""
+        what = "passphrase or code" if not self.screen.code.isHidden() else "passphrase"
         self.screen.show_message(
-            f"That passphrase is not right. {attempts_left} attempt{plural} left before this profile closes."
+            f"That {what} is not right. {attempts_left} attempt{plural} left before this profile closes."
         )
 
     def _on_locker_profile_closed(self) -> None:
@@ -433,8 +321,9 @@ def attach_lock(
     *,
     clock_fn: Clock = time.time,
     tick_seconds: float = 1.0,
+    os_session: OsSessionWatcher | None = None,
 ) -> WindowLock:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     locker = Locker(bridge, window.controller.reader, config, clock_fn=clock_fn, tick_seconds=tick_seconds)
-    return WindowLock(window, locker, app)
+    return WindowLock(window, locker, app, os_session)

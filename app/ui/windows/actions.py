@@ -4,6 +4,7 @@ Shortcuts follow Outlook where the issue does not say otherwise: Ctrl+N, Ctrl+R,
 (mark read / unread), Insert (flag), Ctrl+Shift+V (move), Ctrl+Shift+I (Inbox), Delete. Ctrl+F is search as the
 issue asks (Outlook's Ctrl+E also works), and Ctrl+L is "Lock now" (issue 7), so Forward takes Ctrl+Shift+F;
 F5 syncs.
+Ctrl+Shift+L already moves to the message list, so the access log is Ctrl+Shift+A.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Act(StrEnum):
     PLAIN_TEXT = "plain_text"
     DARK = "dark"
     LOCK = "lock"
+    ACCESS_LOG = "access_log"
+    SETTINGS = "settings"
     QUIT = "quit"
 
 
@@ -79,6 +82,8 @@ SPECS: dict[Act, ActionSpec] = {
     ),
     Act.DARK: ActionSpec("&Dark theme", ("Ctrl+Shift+D",), "Switch between light and dark colours", "View", True),
     Act.LOCK: ActionSpec("&Lock now", ("Ctrl+L",), "Lock Salus now; the passphrase unlocks it", "File"),
+    Act.ACCESS_LOG: ActionSpec("&Access log…", ("Ctrl+Shift+A",), "Show who opened what in this profile", "File"),
+    Act.SETTINGS: ActionSpec("Se&ttings…", ("Ctrl+,",), "Change the idle lock and reading settings", "File"),
     Act.QUIT: ActionSpec("&Quit", ("Ctrl+Shift+Q",), "Lock the profile and close Salus", "File"),
 }
 MENUS = ("File", "Message", "View")

@@ -40,11 +40,13 @@ from app.ui.widgets.reader_pane import ReaderPane
 from app.ui.widgets.sender_delegate import SenderDelegate
 from app.ui.widgets.sync_status import SyncStatus
 from app.ui.windows.about import add_help_menu
+from app.ui.windows.access_log import AccessLogWindow
 from app.ui.windows.actions import MENUS, SPECS, Act, build_actions
 from app.ui.windows.composer import ComposerWindow, DraftStart, composer_service, forward_start, reply_start
 from app.ui.windows.dialogs import Dialogs
 from app.ui.windows.drafts_dialog import DraftsDialog
 from app.ui.windows.leaving import LeavingTheVault, default_exports
+from app.ui.windows.settings_dialog import SettingsDialog
 
 _TOOLBAR = (
     (Act.NEW, Act.REPLY, Act.REPLY_ALL, Act.FORWARD),
@@ -56,6 +58,7 @@ _TOOLBAR = (
 class MainWindow(QMainWindow):
     closed = Signal()
     lock_requested = Signal()  # "Lock now" (Ctrl+L); `app.ui.lock_screen` acts on it
+    settings_changed = Signal(object)  # Settings, after the settings dialog saved; the lock follows them
 
     def __init__(
         self, controller: MailController, *, dialogs: Dialogs | None = None, exports: Path | None = None
@@ -65,6 +68,7 @@ class MainWindow(QMainWindow):
         self.dialogs = dialogs or Dialogs()
         self.accounts: tuple[AccountNode, ...] = ()
         self.search_text: str | None = None
+        self.access_log: AccessLogWindow | None = None
         self.folders = FolderTreeModel(self)
         self.messages = MessageListModel(controller, self)
         self.setWindowTitle(f"Salus — {controller.reader.profile_dir.name}")
@@ -196,6 +200,8 @@ class MainWindow(QMainWindow):
             Act.PLAIN_TEXT: self._rerender,
             Act.DARK: lambda: apply_theme(_app(), acts[Act.DARK].isChecked()),
             Act.LOCK: self.lock_requested.emit,
+            Act.ACCESS_LOG: self.open_access_log,
+            Act.SETTINGS: self.open_settings,
             Act.QUIT: self.close,
         }
         for key, handler in handlers.items():
@@ -426,8 +432,30 @@ class MainWindow(QMainWindow):
 
     # --- closing ------------------------------------------------------------------------------------------
 
+    def open_access_log(self) -> AccessLogWindow:
+        if self.access_log is None:
+            self.access_log = AccessLogWindow(self.controller.bridge, self.controller.reader, self.dialogs, self)
+            self.access_log.finished.connect(self._on_access_log_finished)
+        self.access_log.show()
+        self.access_log.raise_()
+        return self.access_log
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.controller.bridge, self.controller.reader, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self.settings_changed.emit)
+        dialog.show()
+        return dialog
+
+    def _on_access_log_finished(self) -> None:
+        if self.access_log is not None:
+            self.access_log.deleteLater()
+            self.access_log = None
+
     def drop_snapshots(self) -> None:
         """Forgets everything shown (for the lock screen and for closing)."""
+        if self.access_log is not None:
+            self.access_log.reject()
         self.reader.clear()
         self.messages.clear()
         self.folders.clear()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.settings import Settings
 from app.services.reader import Reader, unlock_reader
+from app.services.second_factor import CODE_NEEDED
 from app.ui.bridge import Bridge
 
 
@@ -50,6 +51,12 @@ class UnlockDialog(QDialog):
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setAccessibleName("Passphrase")
+        self.code = QLineEdit()
+        self.code.setAccessibleName("Authenticator code")
+        self.code.setPlaceholderText("6-digit code from your authenticator app")
+        self.code.setMaxLength(7)
+        self.code_label = QLabel("Authenticator &code:")
+        self.code_label.setBuddy(self.code)
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
@@ -72,6 +79,8 @@ class UnlockDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Profile:", row)
         form.addRow("Pass&phrase:", self.passphrase)
+        form.addRow(self.code_label, self.code)
+        self._show_code(bool(self._settings["unlock_requires_totp"]))
         buttons = QHBoxLayout()
         buttons.addWidget(self.create_button)
         buttons.addStretch(1)
@@ -98,7 +107,9 @@ class UnlockDialog(QDialog):
             self._show_error("Choose a profile first, or create a new one.")
             return
         self._busy(True)
-        coroutine = unlock_reader(self._bridge.engine, directory, self.passphrase.text(), self._settings)
+        code = self.code.text().strip() if not self.code.isHidden() else ""
+        self.code.clear()
+        coroutine = unlock_reader(self._bridge.engine, directory, self.passphrase.text(), self._settings, code or None)
         self._bridge.submit(coroutine, self._on_engine_unlocked, self._on_engine_failed)
 
     def _on_engine_unlocked(self, reader: Reader) -> None:
@@ -108,10 +119,16 @@ class UnlockDialog(QDialog):
         self.accept()
 
     def _on_engine_failed(self, message: str) -> None:
+        if message == CODE_NEEDED:
+            self._show_code(True)  # this profile has an authenticator enrolled though policy does not ask for one
         self._busy(False)
         self.passphrase.clear()
         self.passphrase.setFocus()
         self._show_error(message)
+
+    def _show_code(self, shown: bool) -> None:
+        self.code_label.setVisible(shown)
+        self.code.setVisible(shown)
 
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
@@ -119,5 +136,5 @@ class UnlockDialog(QDialog):
 
     def _busy(self, busy: bool) -> None:
         self.unlock_button.setText("Unlocking…" if busy else "Unlock")
-        for widget in (self.unlock_button, self.create_button, self.passphrase, self.profile):
+        for widget in (self.unlock_button, self.create_button, self.passphrase, self.code, self.profile):
             widget.setEnabled(not busy)
