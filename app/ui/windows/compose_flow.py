@@ -18,6 +18,7 @@ from app.services.profile import Session
 from app.services.reader import Reader
 from app.services.resend import ResendReport, resend_escalated
 from app.services.send import SendReport, SendRequest, send
+from app.store import contacts
 from app.store.drafts import DraftSummary, StoredDraft
 from app.ui.models.recipients import split_addresses
 
@@ -108,6 +109,11 @@ class ComposerService:
 
     async def delete_draft(self, draft_id: str) -> None:
         await drafts.delete_draft(self._session(), self._engine, draft_id)
+
+    async def completions(self) -> tuple[tuple[str, str], ...]:
+        """(shown text, address) of every known contact, most used first, read on the vault's thread."""
+        found = await self._engine.db(contacts.contacts, self._session().vault)
+        return tuple((c.display, c.address) for c in found)
 
     async def list_drafts(self) -> list[DraftSummary]:
         return await self._engine.db(drafts.list_drafts, self._session())

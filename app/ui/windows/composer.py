@@ -126,6 +126,7 @@ class ComposerWindow(QMainWindow):
         start = start or DraftStart()
         self.draft_id = start.draft_id or drafts.new_draft_id()
         self._fill(start)
+        self._load_completions()
         self.resize(760, 620)
 
     def _fill(self, start: DraftStart) -> None:
@@ -271,6 +272,14 @@ class ComposerWindow(QMainWindow):
 
     def _on_timer_timeout(self) -> None:
         self._request_plan()
+
+    def _load_completions(self) -> None:
+        self._bridge.submit(self._service.completions(), self._on_service_completions_loaded, _ignore)
+
+    def _on_service_completions_loaded(self, entries: tuple[tuple[str, str], ...]) -> None:
+        if not self.emptied_for_lock:  # a lock that came meanwhile has dropped the snapshot: keep it dropped
+            for field in self.fields:
+                field.set_completions(entries)
 
     def _request_plan(self) -> None:
         key = self._key()
@@ -499,6 +508,7 @@ class ComposerWindow(QMainWindow):
         self._fill(DraftStart(draft_id=self.draft_id))
         for field in self.fields:
             field.show_badges(())
+            field.set_completions(())
         self.banner.hide()  # its text may name a recipient
         self.status_label.clear()
 
@@ -513,6 +523,7 @@ class ComposerWindow(QMainWindow):
         self.emptied_for_lock = False
         self._fill(start)
         self._request_plan()
+        self._load_completions()
         self.draft_restored.emit()
 
 
