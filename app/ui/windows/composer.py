@@ -106,6 +106,7 @@ class ComposerWindow(QMainWindow):
         self._planning: Ticket | None = None
         self._generation = 0
         self._sending: Ticket | None = None
+        self._completing: Ticket | None = None
         self.attachments: list[AttachmentSource] = []
         self._sent = False
         self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
@@ -274,12 +275,21 @@ class ComposerWindow(QMainWindow):
         self._request_plan()
 
     def _load_completions(self) -> None:
-        self._bridge.submit(self._service.completions(), self._on_service_completions_loaded, _ignore)
+        self._completing = self._bridge.submit(
+            self._service.completions(), self._on_service_completions_loaded, _ignore
+        )
 
     def _on_service_completions_loaded(self, entries: tuple[tuple[str, str], ...]) -> None:
+        self._completing = None
         if not self.emptied_for_lock:  # a lock that came meanwhile has dropped the snapshot: keep it dropped
             for field in self.fields:
                 field.set_completions(entries)
+
+    def _cancel_completions(self) -> None:
+        """A closed (deleted) or locked window must not be handed contacts that arrive later."""
+        if self._completing is not None:
+            self._completing.cancel()
+            self._completing = None
 
     def _request_plan(self) -> None:
         key = self._key()
@@ -451,6 +461,7 @@ class ComposerWindow(QMainWindow):
         self._autosave.stop()
         if self._planning is not None:
             self._planning.cancel()
+        self._cancel_completions()
         if self._dirty and not self._sent and not self.emptied_for_lock and self._sending is None:
             self.save_draft(closing=True)
         self.closed.emit()
@@ -504,6 +515,7 @@ class ComposerWindow(QMainWindow):
             self._planning.cancel()
             self._planning = None
         self.emptied_for_lock = True
+        self._cancel_completions()
         self.outcome, self._planned = None, None
         self._fill(DraftStart(draft_id=self.draft_id))
         for field in self.fields:
