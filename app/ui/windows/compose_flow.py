@@ -16,7 +16,7 @@ from app.services.engine import Engine
 from app.services.planning import PlanOutcome, plan_message_async
 from app.services.profile import Session
 from app.services.reader import Reader
-from app.services.resend import ResendReport, resend_escalated
+from app.services.resend import RefusedSend, ResendReport, refused_sends, resend_escalated
 from app.services.send import SendReport, SendRequest, send
 from app.store import contacts
 from app.store.drafts import DraftSummary, StoredDraft
@@ -100,6 +100,10 @@ class ComposerService:
     async def resend(self, message_ids: tuple[str, ...]) -> list[ResendReport]:
         """Sends each failed message again through the secure portal (see app/services/resend.py)."""
         return [await resend_escalated(self._session(), self._settings, m) for m in message_ids]
+
+    async def refused(self) -> tuple[RefusedSend, ...]:
+        """Messages refused for good and not resent yet (the main window's failed-sends bar)."""
+        return await self._engine.db(refused_sends, self._session())
 
     async def save_draft(self, content: DraftContent) -> None:
         await drafts.save_draft(self._session(), self._engine, content)
