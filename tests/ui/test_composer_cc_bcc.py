@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app.mime.addresses import Address
 from app.mime.parse import ParsedMessage
 from app.ui.bridge import Bridge
-from app.ui.windows.composer import ComposerWindow, reply_start
+from app.ui.windows.composer import ComposerWindow, composer_service, reply_start
+from tests.support.pki import TestCA
+from tests.support.refusing_world import PARTNER, RefusingWorld
+from tests.support.salus_cli import PASSPHRASE, Salus
+from tests.support.smtp_server import SmtpServer
+from tests.ui.conftest import OpenReader
 from tests.ui.support import run
 from tests.ui.test_composer import Opener, open_composer, policy
+from tests.ui.test_failed_sends import servers
 
-__all__ = ["open_composer", "policy"]  # fixtures used by name below
+__all__ = ["open_composer", "policy", "servers"]  # fixtures used by name below
 
 PGP = "alice@example.org"
 CC = "bob@stranger.example"
@@ -90,3 +100,35 @@ def test_reply_all_puts_the_other_recipients_in_cc_and_the_sender_in_to() -> Non
     assert everyone.to == ("bob@keys.test",)
     assert everyone.cc == ("me@clinic.test", "lab@lab.test")  # the sender, in any case, only once
     assert reply_start(original, to_all=False).cc == ()
+
+
+def test_bcc_from_the_composer_goes_out_as_its_own_copy_named_in_no_other(
+    servers: tuple[Path, RefusingWorld], test_ca: TestCA, bridge: Bridge, open_reader: OpenReader, qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    base, world = servers
+    hidden = "second@partner.test"  # partner.test enforces MTA-STS: planned tls, like the To recipient
+    monkeypatch.setenv("SALUS_POLICY_FILE", str(world.policy))
+    with SmtpServer(test_ca.issue_server_cert(base / "smtp2"), requiretls=True) as smtp:
+        salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(world.policy)})
+        salus.ok("profile", "create")
+        salus.ok(
+            "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{smtp.port}", "--user", "me",
+            "--address", "doctor@clinic.test", "--ca-file", str(test_ca.cert_file),
+            extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
+        )  # fmt: skip
+        window = ComposerWindow(bridge, composer_service(open_reader(salus.profile, PASSPHRASE)))
+        qtbot.addWidget(window)
+        window.show()
+        window.to.edit.setText(PARTNER)
+        window.bcc.edit.setText(hidden)
+        window.subject.setText("Referral")
+        window.body.setPlainText("Please see the patient this week.")
+        qtbot.waitUntil(lambda: window.bcc.badge_methods() == {hidden: "tls"}, timeout=30_000)
+        assert window.send_button.text() == "Send: 2 by verified TLS"
+        with qtbot.waitSignal(window.sent, timeout=60_000):
+            QTest.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    arrived = {tuple(a.rcpt_tos): a.data for a in smtp.accepted}
+    assert set(arrived) == {(PARTNER,), (hidden,)}
+    assert hidden.encode() not in arrived[(PARTNER,)] and b"bcc:" not in arrived[(PARTNER,)].lower()
+    assert b"Please see the patient" in arrived[(hidden,)]
