@@ -79,12 +79,13 @@ class SendRequest:
     @property
     def recipients(self) -> tuple[str, ...]:
         visible = (*self.to, *(c for c in self.cc if c not in self.to))
-        return (*visible, *dict.fromkeys(b for b in self.bcc if b not in visible))
+        return (*visible, *sorted(self.hidden, key=self.bcc.index))
 
     @property
     def hidden(self) -> frozenset[str]:
-        """The Bcc recipients not also addressed openly (who are then simply visible)."""
-        return frozenset(self.bcc) - {*self.to, *self.cc}
+        """The Bcc recipients not also addressed openly (who are then simply visible), compared case-blind."""
+        open_ = {a.lower() for a in (*self.to, *self.cc)}
+        return frozenset(b for b in self.bcc if b.lower() not in open_)
 
 
 @dataclass(frozen=True, slots=True)
