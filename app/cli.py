@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", parents=[common], help="send a message, each recipient by its planned method")
     send.add_argument("--to", nargs="+", required=True, metavar="ADDR")
     send.add_argument("--cc", nargs="+", default=[], metavar="ADDR")
+    send.add_argument("--bcc", nargs="+", default=[], metavar="ADDR", help="named in no copy anyone else gets")
     send.add_argument("--subject", required=True)
     body = send.add_mutually_exclusive_group(required=True)
     body.add_argument("--body")
@@ -558,8 +559,9 @@ def _cmd_send(args: argparse.Namespace) -> int:
     body = args.body if args.body is not None else _read_text(args.body_file)
     attachments = tuple(_attachment(path) for path in args.attach)
     request = sending.SendRequest(
-        tuple(args.to), args.subject, body, attachments, args.escalate, args.account, cc=tuple(args.cc)
-    )
+        tuple(args.to), args.subject, body, attachments, args.escalate, args.account, cc=tuple(args.cc),
+        bcc=tuple(args.bcc),
+    )  # fmt: skip
     with _session(args) as session:
         report = asyncio.run(sending.send(session, args.settings, request))
     deliveries = [

@@ -34,6 +34,16 @@ RESENDABLE_METHODS = frozenset({"tls", "plain"})
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedSend:
+    """An outbox message refused for good that a resend could still deliver (what the main window offers)."""
+
+    message_id: str
+    method: str
+    recipients: int
+    error: str  # the server's words, e.g. "550 5.7.30 REQUIRETLS support required"
+
+
+@dataclass(frozen=True, slots=True)
 class ResendReport:
     original: str  # Message-ID of the failed message
     report: SendReport
@@ -48,6 +58,15 @@ def resendable(row: OutgoingRow, resent_as: str) -> str:
     if row.method not in RESENDABLE_METHODS:
         return f"This message was sent by {row.method}, which is already as strong as a resend could be."
     return ""
+
+
+def refused_sends(session: Session) -> tuple[RefusedSend, ...]:
+    """Every failed tls/plain message not resent yet, whoever found the failure (a send, a retry, a flush)."""
+    return tuple(
+        RefusedSend(row.message_id, row.method, len(row.recipients), row.last_error)
+        for row in outbox.all_rows(session.vault)
+        if not resendable(row, outbox.resent_as(session.vault, row.id))
+    )
 
 
 async def resend_escalated(session: Session, settings: Settings, key: str) -> ResendReport:

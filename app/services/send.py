@@ -11,6 +11,9 @@ Rules (DESIGN.md §5 "Sending", issue: compose and send):
 - Every message of a send is queued in one transaction before any network step; the Sent copy of anything not
   already encrypted to the sender is encrypted to the sender's own OpenPGP key.
 - The send is audited with every recipient's method and reason codes.
+- Bcc (RFC 5322 §3.6.3): a Bcc recipient is never named in any copy another recipient gets, nor made an
+  encryption recipient of it. Each Bcc recipient gets a copy of their own (headers as their method group's,
+  envelope and encryption theirs alone); Bcc is never written into a header.
 """
 
 from __future__ import annotations
@@ -71,10 +74,18 @@ class SendRequest:
     references: tuple[str, ...] = ()
     # A reply to an encrypted message is planned at least as strongly (never tls or plain).
     reply_to_encrypted: bool = False
+    bcc: tuple[str, ...] = ()  # envelope only: each gets a copy of their own
 
     @property
     def recipients(self) -> tuple[str, ...]:
-        return (*self.to, *(c for c in self.cc if c not in self.to))
+        visible = (*self.to, *(c for c in self.cc if c not in self.to))
+        return (*visible, *sorted(self.hidden, key=self.bcc.index))
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The Bcc recipients not also addressed openly (who are then simply visible), compared case-blind."""
+        open_ = {a.lower() for a in (*self.to, *self.cc)}
+        return frozenset(b for b in self.bcc if b.lower() not in open_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +148,22 @@ def _build_all(
         for method, addresses in outcome.plan.groups.items():
             if method is Method.PORTAL:
                 continue  # one upload and one notice per recipient: see _escalate_all
-            decisions = [d for d in outcome.plan.decisions if d.method is method]
-            draft = _draft(sender, addresses, outcome.subject, request, send_id, method, outcome.planned_at)
-            raw, sent_copy = _build(session, settings, pgp, own_key, method, draft, decisions)
-            items.append(
-                NewOutgoing(
-                    message_id=draft.message_id, send_id=send_id, account_id=account.id, method=method.value,
-                    mail_from=sender, recipients=tuple(addresses), raw=raw, sent_copy=sent_copy,
-                    requiretls=method is Method.TLS and not settings["relay_enforces_tls"],
-                )
-            )  # fmt: skip
+            visible = tuple(a for a in addresses if a not in request.hidden)
+            # One message for the openly addressed, then one per Bcc recipient: envelope and keys theirs alone.
+            copies = [(visible, "")] if visible else []
+            copies += [((a,), f".bcc{i}") for i, a in enumerate(a for a in addresses if a in request.hidden)]
+            for envelope, suffix in copies:
+                decisions = [d for d in outcome.plan.decisions if d.method is method and d.address in envelope]
+                draft = _draft(sender, visible, outcome.subject, request, send_id, method, outcome.planned_at,
+                               suffix=suffix, bcc=envelope if suffix else ())  # fmt: skip
+                raw, sent_copy = _build(session, settings, pgp, own_key, method, draft, decisions)
+                items.append(
+                    NewOutgoing(
+                        message_id=draft.message_id, send_id=send_id, account_id=account.id, method=method.value,
+                        mail_from=sender, recipients=envelope, raw=raw, sent_copy=sent_copy,
+                        requiretls=method is Method.TLS and not settings["relay_enforces_tls"],
+                    )
+                )  # fmt: skip
     return items
 
 
@@ -158,7 +175,11 @@ async def _escalate_all(
     items = []
     sender = Address("", account.sender_address)
     for address in outcome.plan.addresses(Method.PORTAL):
-        draft = _draft(sender.addr, (address,), outcome.subject, request, send_id, Method.PORTAL, outcome.planned_at)
+        hidden = address in request.hidden  # a Bcc recipient's own copy names nobody in To or Cc
+        draft = _draft(
+            sender.addr, () if hidden else (address,), outcome.subject, request, send_id, Method.PORTAL,
+            outcome.planned_at, bcc=(address,) if hidden else (),
+        )  # fmt: skip
         mime = build_message(draft)
         escalated = await portal.escalate(
             session, settings, mime, address, sender, send_id, outcome.planned_at, draft.message_id
@@ -185,16 +206,17 @@ def _own_copy(session: Session, account: Account, draft: Draft) -> bytes:
 
 
 def _draft(
-    sender: str, to: Sequence[str], subject: str, request: SendRequest, send_id: str, method: Method, now: datetime
-) -> Draft:
+    sender: str, to: Sequence[str], subject: str, request: SendRequest, send_id: str, method: Method, now: datetime,
+    *, suffix: str = "", bcc: Sequence[str] = (),
+) -> Draft:  # fmt: skip
     domain = sender.rpartition("@")[2] or "salus.invalid"
-    # Portal messages are one per recipient, so their ids carry a per-recipient part.
-    suffix = f".{secrets.token_hex(4)}" if method is Method.PORTAL else ""
+    # Portal messages are one per recipient, so their ids carry a per-recipient part; so do Bcc copies.
+    suffix = f".{secrets.token_hex(4)}" if method is Method.PORTAL else suffix
     # Each method group is its own message: its headers name the group's recipients, as they were addressed.
     cc = tuple(Address("", a) for a in to if a in request.cc and a not in request.to)
     direct = tuple(Address("", a) for a in to if a not in request.cc or a in request.to)
     return Draft(
-        sender=Address("", sender), to=direct, cc=cc, bcc=(), subject=subject,
+        sender=Address("", sender), to=direct, cc=cc, bcc=tuple(Address("", a) for a in bcc), subject=subject,
         body_text=request.body, attachments=request.attachments,
         message_id=f"{send_id}.{method.value}{suffix}@{domain}", date=now, in_reply_to=request.in_reply_to,
         references=request.references,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import getaddresses
 
 from app.store.vault import Vault
 
@@ -52,3 +54,41 @@ def known_addresses(vault: Vault) -> frozenset[str]:
     for (sender,) in vault.execute("SELECT DISTINCT sender FROM messages WHERE sender != ''").fetchall():
         found.update(_normal(a) for a in _ADDRESS.findall(str(sender)))
     return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One address the composer may complete: the name last seen with it, and how much it was used."""
+
+    name: str
+    address: str  # normalised
+    uses: int  # messages sent to it plus stored messages from it
+    last_used: str  # ISO 8601 (sent) or the stored message's date; compared as text, newest first
+
+    def __repr__(self) -> str:  # addresses may identify patients
+        return "Contact(...)"
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+def contacts(vault: Vault, limit: int = 2000) -> list[Contact]:
+    """Everyone sent to or heard from, most used first, then most recent (the composer's completion list)."""
+    found: dict[str, Contact] = {}
+    for address, sent, last in vault.execute(
+        "SELECT address, messages, last_sent_at FROM recipient_history"
+    ).fetchall():  # fmt: skip
+        found[str(address)] = Contact("", str(address), int(sent), str(last))
+    rows = vault.execute(
+        "SELECT sender, count(*), max(date) FROM messages WHERE sender != '' GROUP BY sender"
+    ).fetchall()  # fmt: skip
+    for sender, count, last in rows:
+        for name, raw in getaddresses([str(sender)]):
+            if not _ADDRESS.fullmatch(raw):
+                continue
+            address = _normal(raw)
+            old = found.get(address, Contact("", address, 0, ""))
+            found[address] = Contact(name or old.name, address, old.uses + int(count), max(old.last_used, str(last)))
+    ranked = sorted(found.values(), key=lambda c: c.last_used, reverse=True)
+    return sorted(ranked, key=lambda c: c.uses, reverse=True)[:limit]

@@ -445,3 +445,32 @@ def test_plan_after_a_real_send_flags_first_time_lookalike_and_weaker_recipients
     (weaker,) = result.json()["recipients"]
     assert weaker["method"] == "portal" and weaker["flags"] == ["weaker_than_previous"]
     assert [r["method"] for r in weaker["reasons"] if r["code"] == "weaker_than_previous"] == ["pgp"]
+
+
+def test_bcc_recipients_are_named_in_no_copy_others_get_and_receive_their_own(world: World) -> None:
+    hidden_pgp = "dana@keys.test"  # keys.test has no MX or MTA-STS: with her key she is planned pgp, like bob
+    dana = pgp_identity(world.base / "dana", hidden_pgp)
+    (world.base / "dana.asc").write_bytes(dana.public)
+    with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
+        salus = profile(world, smtp.port, "p13")
+        salus.ok("keys", "import", str(world.base / "dana.asc"))
+        result = send(salus, PGP_FRIEND, extra=("--cc", PARTNER, "--bcc", hidden_pgp, "x2@partner.test"))
+        assert result.code == 0, result.stderr
+    arrived = {tuple(a.rcpt_tos): a.data for a in smtp.accepted}
+    assert set(arrived) == {(PGP_FRIEND,), (PARTNER,), (hidden_pgp,), ("x2@partner.test",)}
+    for envelope in ((PGP_FRIEND,), (PARTNER,)):
+        assert b"dana" not in arrived[envelope].lower() and b"x2@" not in arrived[envelope]
+        assert b"bcc:" not in arrived[envelope].lower()
+    # Inside the encryption too: bob's copy decrypts without naming dana, and dana's key cannot open it.
+    opened = gnupg.GPG(gnupghome=str(world.bob_home)).decrypt(arrived[(PGP_FRIEND,)])
+    assert opened.ok, opened.stderr
+    assert SECRET_WORDS[0].encode() in opened.data and b"dana" not in opened.data.lower()
+    assert not gnupg.GPG(gnupghome=str(world.base / "dana")).decrypt(arrived[(PGP_FRIEND,)]).ok
+    # Dana's own copy is encrypted to her and carries the message; the tls Bcc copy goes out with REQUIRETLS.
+    hers = gnupg.GPG(gnupghome=str(world.base / "dana")).decrypt(arrived[(hidden_pgp,)])
+    assert hers.ok, hers.stderr
+    assert SECRET_WORDS[0].encode() in hers.data and b"bcc:" not in hers.data.lower()
+    assert not gnupg.GPG(gnupghome=str(world.bob_home)).decrypt(arrived[(hidden_pgp,)]).ok
+    assert SECRET_WORDS[0].encode() in arrived[("x2@partner.test",)]
+    assert f"Cc: {PARTNER}".encode() in arrived[(PARTNER,)]
+    assert all("REQUIRETLS" in a.mail_options for a in smtp.accepted if a.rcpt_tos[0].endswith("partner.test"))

@@ -16,8 +16,9 @@ from app.services.engine import Engine
 from app.services.planning import PlanOutcome, plan_message_async
 from app.services.profile import Session
 from app.services.reader import Reader
-from app.services.resend import ResendReport, resend_escalated
+from app.services.resend import RefusedSend, ResendReport, refused_sends, resend_escalated
 from app.services.send import SendReport, SendRequest, send
+from app.store import contacts
 from app.store.drafts import DraftSummary, StoredDraft
 from app.ui.models.recipients import split_addresses
 
@@ -36,6 +37,8 @@ class DraftStart:
     escalate: bool = False
     attachments: tuple[OutgoingAttachment, ...] = ()  # a forward's or a saved draft's, already in memory
     draft_id: str | None = None  # a saved draft this window continues
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,13 @@ class ComposedMessage:
     escalate: bool
     thread: DraftStart = DraftStart()  # the reply headers and the reply-to-encrypted fact, from the start
     draft_id: str | None = None  # deleted once the message is queued
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()  # each gets a copy of their own, naming none of them (app/services/send.py)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Everyone the message goes to, once each, in the order typed (To, then Cc, then Bcc)."""
+        return tuple(dict.fromkeys((*self.to, *self.cc, *self.bcc)))
 
 
 class ComposerService:
@@ -78,9 +88,9 @@ class ComposerService:
         session = self._session()
         attachments = await self._engine.crypto(drafts.read_attachments, message.attachments)
         request = SendRequest(
-            message.to, message.subject, message.body, attachments, message.escalate, self._account,
+            message.to, message.subject, message.body, attachments, message.escalate, self._account, cc=message.cc,
             in_reply_to=message.thread.in_reply_to, references=message.thread.references,
-            reply_to_encrypted=message.thread.reply_to_encrypted,
+            reply_to_encrypted=message.thread.reply_to_encrypted, bcc=message.bcc,
         )  # fmt: skip
         report = await send(session, self._settings, request)
         if message.draft_id is not None:
@@ -91,6 +101,10 @@ class ComposerService:
         """Sends each failed message again through the secure portal (see app/services/resend.py)."""
         return [await resend_escalated(self._session(), self._settings, m) for m in message_ids]
 
+    async def refused(self) -> tuple[RefusedSend, ...]:
+        """Messages refused for good and not resent yet (the main window's failed-sends bar)."""
+        return await self._engine.db(refused_sends, self._session())
+
     async def save_draft(self, content: DraftContent) -> None:
         await drafts.save_draft(self._session(), self._engine, content)
 
@@ -99,6 +113,11 @@ class ComposerService:
 
     async def delete_draft(self, draft_id: str) -> None:
         await drafts.delete_draft(self._session(), self._engine, draft_id)
+
+    async def completions(self) -> tuple[tuple[str, str], ...]:
+        """(shown text, address) of every known contact, most used first, read on the vault's thread."""
+        found = await self._engine.db(contacts.contacts, self._session().vault)
+        return tuple((c.display, c.address) for c in found)
 
     async def list_drafts(self) -> list[DraftSummary]:
         return await self._engine.db(drafts.list_drafts, self._session())
@@ -117,7 +136,7 @@ def start_from_draft(draft: StoredDraft) -> DraftStart:
     return DraftStart(
         draft.to, draft.subject, draft.body, in_reply_to=draft.in_reply_to, references=draft.references,
         reply_to_encrypted=draft.reply_to_encrypted, escalate=draft.escalate, attachments=drafts.outgoing(draft),
-        draft_id=draft.draft_id,
+        draft_id=draft.draft_id, cc=draft.cc, bcc=draft.bcc,
     )  # fmt: skip
 
 
@@ -133,15 +152,16 @@ def _quoted(message: ParsedMessage) -> str:
 
 def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False) -> DraftStart:
     """A reply's recipients, subject, quoted text and thread headers; a reply to an encrypted message is never
-    planned weaker (DESIGN.md §5)."""
-    to = [a.addr for a in (message.reply_to or message.sender)]
-    if to_all:
-        to += [a.addr for a in (*message.to, *message.cc)]
+    planned weaker (DESIGN.md §5). Reply-all puts the original's To and Cc (less those already in To) in Cc."""
+    to = split_addresses(", ".join(a.addr for a in (message.reply_to or message.sender)))
+    others = [a.addr for a in (*message.to, *message.cc)] if to_all else []
+    answered = {a.lower() for a in to}
+    cc = tuple(a for a in split_addresses(", ".join(others)) if a.lower() not in answered)
     # RFC 5322 §3.6.4: References is the parent's References followed by the parent's Message-ID.
     references = (*message.references, message.message_id) if message.message_id else message.references
     return DraftStart(
-        split_addresses(", ".join(to)), _prefixed("Re:", message.subject), _quoted(message),
-        in_reply_to=message.message_id, references=tuple(references), reply_to_encrypted=encrypted,
+        to, _prefixed("Re:", message.subject), _quoted(message), in_reply_to=message.message_id,
+        references=tuple(references), reply_to_encrypted=encrypted, cc=cc,
     )  # fmt: skip
 
 

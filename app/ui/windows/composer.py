@@ -69,8 +69,15 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class _PlanKey:
     to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
     subject: str
     escalate: bool
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Everyone planned, once each (a Bcc recipient is planned like any other; send.py hides them)."""
+        return tuple(dict.fromkeys((*self.to, *self.cc, *self.bcc)))
 
 
 def _choose_files(parent: QWidget) -> list[str]:
@@ -99,6 +106,7 @@ class ComposerWindow(QMainWindow):
         self._planning: Ticket | None = None
         self._generation = 0
         self._sending: Ticket | None = None
+        self._completing: Ticket | None = None
         self.attachments: list[AttachmentSource] = []
         self._sent = False
         self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
@@ -119,6 +127,7 @@ class ComposerWindow(QMainWindow):
         start = start or DraftStart()
         self.draft_id = start.draft_id or drafts.new_draft_id()
         self._fill(start)
+        self._load_completions()
         self.resize(760, 620)
 
     def _fill(self, start: DraftStart) -> None:
@@ -128,6 +137,8 @@ class ComposerWindow(QMainWindow):
             self.subject.setText(start.subject)
             self.body.setPlainText(start.body)
             self.to.set_addresses(start.to)
+            self.cc.set_addresses(start.cc)
+            self.bcc.set_addresses(start.bcc)
             self.attachments.clear()
             self.attachment_list.clear()
             self._add_sources(list(start.attachments))
@@ -141,6 +152,9 @@ class ComposerWindow(QMainWindow):
     def _build(self) -> None:
         self.banner = Banner(BannerKind.ERROR, "Composer error", closable=True)
         self.to = RecipientField("To")
+        self.cc = RecipientField("Cc")
+        self.bcc = RecipientField("Bcc")
+        self.bcc.setToolTip("Each Bcc recipient gets a copy of their own; nobody else sees them named")
         self.subject = QLineEdit()
         self.subject.setAccessibleName("Subject")
         self.escalate = QCheckBox("Send via secure &portal")
@@ -183,9 +197,11 @@ class ComposerWindow(QMainWindow):
 
         form = QFormLayout()
         form.addRow("&To:", self.to)
+        form.addRow("&Cc:", self.cc)
+        form.addRow("&Bcc:", self.bcc)
         form.addRow("&Subject:", self.subject)
         form.addRow("", self.escalate)
-        for row, field in ((0, self.to.edit), (1, self.subject)):
+        for row, field in ((0, self.to.edit), (1, self.cc.edit), (2, self.bcc.edit), (3, self.subject)):
             item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
             label = item.widget() if item is not None else None
             if isinstance(label, QLabel):
@@ -212,7 +228,8 @@ class ComposerWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _connect(self) -> None:
-        self.to.addresses_edited.connect(self._on_to_addresses_edited)
+        for field in self.fields:
+            field.addresses_edited.connect(self._on_to_addresses_edited)
         self.subject.textChanged.connect(self._on_subject_text_changed)
         self.escalate.toggled.connect(self._on_escalate_toggled)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -227,7 +244,14 @@ class ComposerWindow(QMainWindow):
     # --- planning -----------------------------------------------------------------------------------------
 
     def _key(self) -> _PlanKey:
-        return _PlanKey(self.to.addresses(), self.subject.text(), self.escalate.isChecked())
+        return _PlanKey(
+            self.to.addresses(), self.cc.addresses(), self.bcc.addresses(), self.subject.text(),
+            self.escalate.isChecked(),
+        )  # fmt: skip
+
+    @property
+    def fields(self) -> tuple[RecipientField, ...]:
+        return (self.to, self.cc, self.bcc)
 
     def _on_to_addresses_edited(self, _addresses: tuple[str, ...]) -> None:
         self._timer.start()
@@ -250,19 +274,38 @@ class ComposerWindow(QMainWindow):
     def _on_timer_timeout(self) -> None:
         self._request_plan()
 
+    def _load_completions(self) -> None:
+        self._completing = self._bridge.submit(
+            self._service.completions(), self._on_service_completions_loaded, _ignore
+        )
+
+    def _on_service_completions_loaded(self, entries: tuple[tuple[str, str], ...]) -> None:
+        self._completing = None
+        if not self.emptied_for_lock:  # a lock that came meanwhile has dropped the snapshot: keep it dropped
+            for field in self.fields:
+                field.set_completions(entries)
+
+    def _cancel_completions(self) -> None:
+        """A closed (deleted) or locked window must not be handed contacts that arrive later."""
+        if self._completing is not None:
+            self._completing.cancel()
+            self._completing = None
+
     def _request_plan(self) -> None:
         key = self._key()
         if self._planning is not None:
             self._planning.cancel()
             self._planning = None
         self._generation += 1
-        if not key.to or not all(is_address(a) for a in key.to):
+        if not key.recipients or not all(is_address(a) for a in key.recipients):
             self._refresh_send()
             return
         generation = self._generation
         self.status_label.setText("Working out how each recipient can be reached…")
         self._planning = self._bridge.submit(
-            self._service.plan(key.to, key.subject, key.escalate, reply_to_encrypted=self._thread.reply_to_encrypted),
+            self._service.plan(
+                key.recipients, key.subject, key.escalate, reply_to_encrypted=self._thread.reply_to_encrypted
+            ),
             lambda outcome: self._on_service_plan_finished(generation, key, outcome),
             lambda message: self._on_service_plan_failed(generation, message),
         )
@@ -272,7 +315,8 @@ class ComposerWindow(QMainWindow):
             return  # something was typed since: a newer plan is on its way
         self._planning = None
         self.outcome, self._planned = outcome, key
-        self.to.show_badges(badges_for(key.to, outcome.plan.decisions, outcome.planned_at))
+        for field, addresses in zip(self.fields, (key.to, key.cc, key.bcc), strict=True):
+            field.show_badges(badges_for(addresses, outcome.plan.decisions, outcome.planned_at))
         self.status_label.setText("Escalated to the secure portal." if outcome.escalated else "")
         self._refresh_send()
         self.plan_shown.emit(outcome)
@@ -289,9 +333,9 @@ class ComposerWindow(QMainWindow):
         reason = ""
         current = self.outcome is not None and self._planned == key
         blocked = blocked_text(self.outcome.plan.decisions, self.outcome.planned_at) if self.outcome else ""
-        if not key.to:
+        if not key.recipients:
             reason = "Add a recipient."
-        elif bad := [a for a in key.to if not is_address(a)]:
+        elif bad := [a for a in key.recipients if not is_address(a)]:
             reason = f"Not an email address: {bad[0]}"
         elif current and blocked:
             reason = blocked
@@ -353,7 +397,7 @@ class ComposerWindow(QMainWindow):
         key = self._key()
         message = ComposedMessage(
             key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate, self._thread,
-            self.draft_id,
+            self.draft_id, cc=key.cc, bcc=key.bcc,
         )  # fmt: skip
         self._autosave.stop()
         self.banner.hide()
@@ -417,6 +461,7 @@ class ComposerWindow(QMainWindow):
         self._autosave.stop()
         if self._planning is not None:
             self._planning.cancel()
+        self._cancel_completions()
         if self._dirty and not self._sent and not self.emptied_for_lock and self._sending is None:
             self.save_draft(closing=True)
         self.closed.emit()
@@ -433,7 +478,7 @@ class ComposerWindow(QMainWindow):
         return DraftContent(
             self.draft_id, self.to.addresses(), self.subject.text(), self.body.toPlainText(),
             self.escalate.isChecked(), tuple(self.attachments), self._thread.in_reply_to, self._thread.references,
-            self._thread.reply_to_encrypted,
+            self._thread.reply_to_encrypted, cc=self.cc.addresses(), bcc=self.bcc.addresses(),
         )  # fmt: skip
 
     def _edited(self) -> None:
@@ -470,9 +515,12 @@ class ComposerWindow(QMainWindow):
             self._planning.cancel()
             self._planning = None
         self.emptied_for_lock = True
+        self._cancel_completions()
         self.outcome, self._planned = None, None
         self._fill(DraftStart(draft_id=self.draft_id))
-        self.to.show_badges(())
+        for field in self.fields:
+            field.show_badges(())
+            field.set_completions(())
         self.banner.hide()  # its text may name a recipient
         self.status_label.clear()
 
@@ -487,6 +535,7 @@ class ComposerWindow(QMainWindow):
         self.emptied_for_lock = False
         self._fill(start)
         self._request_plan()
+        self._load_completions()
         self.draft_restored.emit()
 
 

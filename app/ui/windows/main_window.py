@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +36,7 @@ from app.ui.models.messages import Column, MessageListModel
 from app.ui.portal_status import PortalFollower
 from app.ui.theme import apply_theme, is_dark
 from app.ui.widgets.banner import Banner, BannerKind
+from app.ui.widgets.failed_sends import FailedSendsBar
 from app.ui.widgets.reader_pane import ReaderPane
 from app.ui.widgets.sender_delegate import SenderDelegate
 from app.ui.widgets.sync_status import SyncStatus
@@ -47,6 +48,8 @@ from app.ui.windows.dialogs import Dialogs
 from app.ui.windows.drafts_dialog import DraftsDialog
 from app.ui.windows.leaving import LeavingTheVault, default_exports
 from app.ui.windows.settings_dialog import SettingsDialog
+
+OUTBOX_CHECK_MS = 60_000  # how often the failed-sends bar rereads the outbox (a flush elsewhere may fail a message)
 
 _TOOLBAR = (
     (Act.NEW, Act.REPLY, Act.REPLY_ALL, Act.FORWARD),
@@ -85,8 +88,24 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self.leaving = LeavingTheVault(self, controller, self.reader, self.dialogs, exports or default_exports())
         self.leaving.status_changed.connect(self.status_text.setText)
+        self._attach_failed_sends()
         self.resize(1360, 820)
         controller.load_folders()
+
+    def _attach_failed_sends(self) -> None:
+        """Messages refused for good, with a one-click resend via the portal (app/ui/widgets/failed_sends.py)."""
+        self.failed_sends = FailedSendsBar(self.controller.bridge, composer_service(self.controller.reader))
+        central = self.centralWidget()
+        layout = central.layout() if central is not None else None
+        if isinstance(layout, QVBoxLayout):  # under the error banner, above the folders and messages
+            layout.insertWidget(1, self.failed_sends)
+        self.failed_sends.resent.connect(lambda _reports: self.status_text.setText("Resent through the portal."))
+        self._outbox_timer = QTimer(self)
+        self._outbox_timer.setInterval(OUTBOX_CHECK_MS)
+        self._outbox_timer.timeout.connect(self.failed_sends.check)
+        self._outbox_timer.start()
+        self.controller.folders_loaded.connect(lambda _accounts: self.failed_sends.check())  # opening, unlock
+        self.controller.sync_finished.connect(lambda _counts: self.failed_sends.check())
 
     # --- building -----------------------------------------------------------------------------------------
 
@@ -393,6 +412,7 @@ class MainWindow(QMainWindow):
         composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         composer.closed.connect(lambda: self.composers.remove(composer) if composer in self.composers else None)
         composer.sent.connect(lambda _report: self.status_text.setText("Message sent."))
+        composer.closed.connect(self.failed_sends.check)  # a refusal its window offered stays offered here
         self.composers.append(composer)
         composer.show()
         return composer
@@ -460,6 +480,7 @@ class MainWindow(QMainWindow):
         self.messages.clear()
         self.folders.clear()
         self.accounts = ()
+        self.failed_sends.drop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for composer in list(self.composers):
