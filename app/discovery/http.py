@@ -260,7 +260,7 @@ async def _exchange(host: str, path: str, resolver: DnsResolver, max_bytes: int)
     try:
         writer.write(_request(host, path, resolver.config.https_port))
         await writer.drain()
-        return await _read_response(reader, max_bytes)
+        return await read_response(reader, max_bytes)
     except ssl.SSLError as exc:
         raise HttpFetchError(f"the TLS connection to {host} failed ({exc.reason or exc})") from exc
     except OSError as exc:
@@ -290,7 +290,8 @@ async def _connect(
     raise HttpFetchError(f"cannot connect to {host} ({failure})")
 
 
-async def _read_response(reader: asyncio.StreamReader, max_bytes: int) -> HttpResponse:
+async def read_response(reader: asyncio.StreamReader, max_bytes: int) -> HttpResponse:
+    """Reads one response of at most `max_bytes` of body from `reader` (also used by `web_image`)."""
     parser = ResponseParser(max_bytes)
     while True:
         data = await reader.read(_READ_SIZE)

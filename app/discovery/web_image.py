@@ -22,12 +22,11 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
-from app.discovery.http import DiscoveryError, HttpFetchError, HttpResponse, ResponseParser, client_tls_context
+from app.discovery.http import DiscoveryError, HttpFetchError, HttpResponse, client_tls_context, read_response
 from app.discovery.resolver import DnsResolver, ascii_domain
 
 MAX_REDIRECTS = 3
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
-_READ_SIZE = 64 * 1024
 # Content types we accept, each with the magic bytes its data must start with.
 _SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -93,7 +92,7 @@ async def _get(parts: SplitResult, resolver: DnsResolver, allow_private: bool, m
     try:
         writer.write(_request(parts, host, port, tls))
         await writer.drain()
-        return await _read(reader, max_bytes)
+        return await read_response(reader, max_bytes)
     except (ssl.SSLError, OSError) as exc:
         raise ImageRefused(f"the connection to {host} failed") from exc
     finally:
@@ -138,17 +137,6 @@ def _request(parts: SplitResult, host: str, port: int, tls: bool) -> bytes:
     lines = (f"GET {target} HTTP/1.1", f"Host: {authority}", "User-Agent: Mozilla/5.0", f"Accept: {_ACCEPT}",
              "Accept-Encoding: identity", "Connection: close")  # fmt: skip
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-
-
-async def _read(reader: asyncio.StreamReader, max_bytes: int) -> HttpResponse:
-    parser = ResponseParser(max_bytes)
-    while True:
-        data = await reader.read(_READ_SIZE)
-        if not data:
-            return parser.feed_eof()
-        response = parser.feed(data)
-        if response is not None:
-            return response
 
 
 def _image(response: HttpResponse) -> FetchedImage:
