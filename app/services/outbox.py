@@ -8,6 +8,10 @@ Rules (issue: compose and send, "Durable outbox"):
   cannot be closed from the client is between the server's "250" and our commit: such a row is found in
   `submitting`, is sent again with the *same* Message-ID (so receiving clients and the portal can drop the
   duplicate), and the ambiguity is written to the audit log.
+- One process works a profile's outbox at a time (an OS lock on `outbox.lock` beside the vault, released by the
+  OS even when the holder is killed). Without it, a `salus outbox flush` started while the window is sending
+  would find the same row in `submitting` and submit it a second time. A pass that cannot get the lock within
+  `OUTBOX_WAIT_SECONDS` leaves its rows as they are and says another process is sending them.
 - A temporary failure (4xx, lost connection) is retried with exponential back-off; a permanent one (5xx, for
   example 5.7.30 "REQUIRETLS needed") is marked failed with the server's words, for a resend by a stronger
   method.
@@ -15,6 +19,7 @@ Rules (issue: compose and send, "Durable outbox"):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,9 +38,13 @@ from app.services.mailbox import accounts_to_sync
 from app.services.profile import Session
 from app.store import contacts, outbox
 from app.store import mail as store
+from app.store.locks import FileLock
 from app.store.outbox import OutgoingRow
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+OUTBOX_LOCK_FILE = "outbox.lock"
+OUTBOX_WAIT_SECONDS = 10.0  # how long a pass waits for another process's pass before leaving its rows to it
+BUSY = "Another Salus process is sending this profile's mail; it will deliver this message."
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,23 +78,44 @@ async def work_outbox(
     send_id: str | None = None,
     ignore_backoff: bool = False,
     settings: Settings | None = None,
+    wait_seconds: float = OUTBOX_WAIT_SECONDS,
 ) -> list[Delivery]:
     """Processes every row whose time has come (or only those of one send); returns their final states."""
-    now = utc_now()
-    horizon = datetime.max.replace(tzinfo=UTC) if ignore_backoff else now
-    rows = await engine.db(outbox.pending, session.vault, horizon, send_id=send_id)
-    accounts = {a.id: a for a in accounts_to_sync(session, None)}
-    results = []
-    for row in rows:
-        account = accounts[row.account_id]
-        if row.state in ("queued", "submitting"):
-            row = await _submit(session, engine, account, row, settings)
-        if row.state == "submitted" and row.sent_copy_state == "pending":
-            row = await _store_sent_copy(session, engine, account, row)
-        results.append(
-            Delivery(row.message_id, row.method, row.recipients, row.state, row.sent_copy_state, row.last_error)
-        )
-    return results
+    horizon = datetime.max.replace(tzinfo=UTC) if ignore_backoff else utc_now()
+    lock = FileLock(session.profile_dir / OUTBOX_LOCK_FILE)
+    if not await _acquire(lock, wait_seconds):
+        rows = await engine.db(outbox.pending, session.vault, horizon, send_id=send_id)
+        return [_delivery(row, error=BUSY) for row in rows]
+    try:
+        # Read under the lock: a pass that finished while this one waited has changed the rows.
+        rows = await engine.db(outbox.pending, session.vault, horizon, send_id=send_id)
+        accounts = {a.id: a for a in accounts_to_sync(session, None)}
+        return [await _work_row(session, engine, accounts[row.account_id], row, settings) for row in rows]
+    finally:
+        lock.release()
+
+
+async def _acquire(lock: FileLock, wait_seconds: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while not lock.try_acquire():
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def _work_row(
+    session: Session, engine: Engine, account: Account, row: OutgoingRow, settings: Settings | None
+) -> Delivery:
+    if row.state in ("queued", "submitting"):
+        row = await _submit(session, engine, account, row, settings)
+    if row.state == "submitted" and row.sent_copy_state == "pending":
+        row = await _store_sent_copy(session, engine, account, row)
+    return _delivery(row)
+
+
+def _delivery(row: OutgoingRow, *, error: str = "") -> Delivery:
+    return Delivery(row.message_id, row.method, row.recipients, row.state, row.sent_copy_state, error or row.last_error)
 
 
 async def _submit(

@@ -379,6 +379,29 @@ def test_killed_between_delivery_and_its_acknowledgement_the_retry_keeps_the_mes
     assert salus.json("outbox", "list")["messages"][0]["state"] == "submitted"
 
 
+def test_a_flush_while_another_process_is_sending_leaves_the_message_to_it(world: World) -> None:
+    """The window is mid-send (the server has the bytes, its "250" is pending) when someone runs `outbox flush`.
+    Without one sender per profile the flush would find the row in `submitting` and submit it a second time."""
+    hold = threading.Event()
+    hold.set()
+    with SmtpServer(world.smtp_cert, requiretls=True, hold_reply=hold) as smtp:
+        salus = profile(world, smtp.port, "p20")
+        sending = subprocess.Popen(
+            salus.command("send", "--to", PGP_FRIEND, "--subject", "s", "--body", "b"),
+            env=salus.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_state(salus, "submitting")
+        flushed = salus.run("outbox", "flush", "--json")
+        assert len(smtp.accepted) == 1  # only the first process's copy reached the server
+        (row,) = flushed.json()["messages"]
+        assert row["state"] == "submitting" and "Another Salus process is sending" in row["error"]
+        hold.clear()
+        assert sending.wait(timeout=60) == 0
+        flush_now(salus)
+    assert len(smtp.accepted) == 1
+    assert salus.json("outbox", "list")["messages"][0]["state"] == "submitted"
+
+
 def message_id(data: bytes) -> bytes:
     return next(line for line in data.split(b"\r\n") if line.lower().startswith(b"message-id:"))
 
@@ -452,7 +475,7 @@ def test_bcc_recipients_are_named_in_no_copy_others_get_and_receive_their_own(wo
     dana = pgp_identity(world.base / "dana", hidden_pgp)
     (world.base / "dana.asc").write_bytes(dana.public)
     with SmtpServer(world.smtp_cert, requiretls=True) as smtp:
-        salus = profile(world, smtp.port, "p13")
+        salus = profile(world, smtp.port, "p14")
         salus.ok("keys", "import", str(world.base / "dana.asc"))
         result = send(salus, PGP_FRIEND, extra=("--cc", PARTNER, "--bcc", hidden_pgp, "x2@partner.test"))
         assert result.code == 0, result.stderr
