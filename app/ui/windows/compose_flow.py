@@ -78,6 +78,11 @@ class ComposerService:
         self._account = account
         self._engine = engine
 
+    @property
+    def rich_text_default(self) -> bool:
+        """Whether a new message starts in rich text (the `compose_rich_text` setting; plain by default)."""
+        return bool(self._settings["compose_rich_text"])
+
     async def plan(
         self, to: tuple[str, ...], subject: str, escalate: bool, *, reply_to_encrypted: bool = False
     ) -> PlanOutcome:

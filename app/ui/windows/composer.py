@@ -1,4 +1,4 @@
-"""The composer: recipients with a delivery badge each, subject, plain-text body, attachments, and Send.
+"""The composer: recipients with a delivery badge each, subject, the text (plain or rich), attachments, and Send.
 
 Rules:
 - The plan is computed on the engine thread through the bridge, never on the Qt thread: typing is debounced
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from app.services import drafts
 from app.services.drafts import DraftContent
@@ -32,6 +32,7 @@ from app.ui.bridge import Bridge, Ticket
 from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary
 from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.compose_attachments import ComposeAttachments
+from app.ui.widgets.compose_editor import ComposeEditor
 from app.ui.widgets.compose_header import ComposeHeader
 from app.ui.widgets.recipient_field import RecipientField
 from app.ui.widgets.send_bar import SendBar
@@ -100,7 +101,11 @@ class ComposerWindow(QMainWindow):
         try:
             self._thread = start
             self.subject.setText(start.subject)
-            self.body.setPlainText(start.body)
+            # A new message starts as the user's setting says; a reply or forward quotes plain text (rich text is
+            # never carried over from a message received); a draft comes back as it was saved.
+            fresh = start.draft_id is None and not start.body
+            rich = start.body_html is not None or (fresh and self._service.rich_text_default)
+            self.editor.set_content(start.body, start.body_html, rich=rich)
             self.to.set_addresses(start.to)
             self.cc.set_addresses(start.cc)
             self.bcc.set_addresses(start.bcc)
@@ -117,9 +122,8 @@ class ComposerWindow(QMainWindow):
         self.header = ComposeHeader()
         self.to, self.cc, self.bcc = self.header.fields
         self.subject, self.escalate = self.header.subject, self.header.escalate
-        self.body = QPlainTextEdit()
-        self.body.setAccessibleName("Message text")
-        self.body.setAcceptDrops(False)  # a dropped file becomes an attachment (the window takes it), not its path
+        self.editor = ComposeEditor()
+        self.body = self.editor.body
         self.attachments_area = ComposeAttachments()
         self.attachments = self.attachments_area.sources  # the same list: what the window holds
         self.attachment_list = self.attachments_area.list
@@ -139,7 +143,7 @@ class ComposerWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
         layout.addWidget(self.header)
-        layout.addWidget(self.body, 1)
+        layout.addWidget(self.editor, 1)
         layout.addWidget(self.attachments_area)
         layout.addWidget(self.send_bar)
         self.setCentralWidget(central)
@@ -155,6 +159,7 @@ class ComposerWindow(QMainWindow):
         self._planner.skipped.connect(self._refresh_send)
         self._autosave.timeout.connect(self._on_autosave_timeout)
         self.body.textChanged.connect(self._on_body_text_changed)
+        self.editor.mode_changed.connect(self._on_editor_mode_changed)
         self.attachments_area.edited.connect(self._edited)
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.send_action.triggered.connect(self._on_send_action_triggered)
@@ -191,6 +196,9 @@ class ComposerWindow(QMainWindow):
         self._edited()
 
     def _on_body_text_changed(self) -> None:
+        self._edited()
+
+    def _on_editor_mode_changed(self, _rich: bool) -> None:
         self._edited()
 
     def _on_escalate_toggled(self, _checked: bool) -> None:
@@ -282,8 +290,8 @@ class ComposerWindow(QMainWindow):
             return
         key = self._key()
         message = ComposedMessage(
-            key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate, self._thread,
-            self.draft_id, cc=key.cc, bcc=key.bcc,
+            key.to, key.subject, self.editor.plain_text(), tuple(self.attachments), key.escalate, self._thread,
+            self.draft_id, cc=key.cc, bcc=key.bcc, body_html=self.editor.html(),
         )  # fmt: skip
         self._autosave.stop()
         self.banner.hide()
@@ -360,9 +368,10 @@ class ComposerWindow(QMainWindow):
     def draft_content(self) -> DraftContent:
         """What the window holds now, as a draft (attachments not read yet)."""
         return DraftContent(
-            self.draft_id, self.to.addresses(), self.subject.text(), self.body.toPlainText(),
+            self.draft_id, self.to.addresses(), self.subject.text(), self.editor.plain_text(),
             self.escalate.isChecked(), tuple(self.attachments), self._thread.in_reply_to, self._thread.references,
             self._thread.reply_to_encrypted, cc=self.cc.addresses(), bcc=self.bcc.addresses(),
+            body_html=self.editor.html(),
         )  # fmt: skip
 
     def _edited(self) -> None:
