@@ -3,12 +3,19 @@ names the delivery methods once a plan is on show) and, after a permanent refusa
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.services.resend import ResendReport
+
 
 class SendBar(QWidget):
+    resent = Signal(object)  # list[ResendReport]: every refused message went out through the portal
+    resend_failed = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.blocked_label = QLabel()
@@ -35,8 +42,35 @@ class SendBar(QWidget):
         row.addWidget(self.resend_button)
         row.addWidget(self.send_button)
         layout.addLayout(row)
+        self._resend: Callable[[], object] = lambda: None
+        self.resend_button.clicked.connect(self._on_resend_button_clicked)
 
     def show_reason(self, reason: str) -> None:
         """Why Send is disabled, in words beside it; an empty reason hides the line."""
         self.blocked_label.setText(reason)
         self.blocked_label.setVisible(bool(reason))
+
+    def offer_resend(self, resend: Callable[[], object]) -> None:
+        """After a permanent refusal: shows the resend button, which calls `resend`; that reports back through
+        `on_service_resent` or `on_service_resend_failed`."""
+        self._resend = resend
+        self.resend_button.show()
+        self.send_button.setEnabled(False)
+
+    def _on_resend_button_clicked(self) -> None:
+        self.resend_button.setEnabled(False)
+        self.status_label.setText("Resending through the secure portal…")
+        self._resend()
+
+    def on_service_resent(self, reports: list[ResendReport]) -> None:
+        failed = [d for r in reports for d in r.report.deliveries if d.state != "submitted"]
+        if failed:
+            self.on_service_resend_failed(failed[0].error or "the portal message was not delivered yet")
+            return
+        self.status_label.setText("Resent through the secure portal.")
+        self.resent.emit(reports)
+
+    def on_service_resend_failed(self, message: str) -> None:
+        self.resend_button.setEnabled(True)
+        self.status_label.setText("Not resent.")
+        self.resend_failed.emit(message)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.services.planning import PlanOutcome
 from app.ui.bridge import Bridge, Ticket
-from app.ui.models.recipients import is_address
+from app.ui.models.recipients import blocked_text, is_address
 from app.ui.windows.compose_flow import ComposerService
 
 DEBOUNCE_MS = 300
@@ -37,6 +37,15 @@ class PlanKey:
     @property
     def plannable(self) -> bool:
         return bool(self.recipients) and all(is_address(a) for a in self.recipients)
+
+
+def not_ready_reason(key: PlanKey, outcome: PlanOutcome | None) -> str:
+    """Why the message cannot be sent yet, in words ("" when it can); `outcome` is the plan for `key`, if any."""
+    if not key.recipients:
+        return "Add a recipient."
+    if bad := [a for a in key.recipients if not is_address(a)]:
+        return f"Not an email address: {bad[0]}"
+    return blocked_text(outcome.plan.decisions, outcome.planned_at) if outcome else ""
 
 
 class Planner(QObject):

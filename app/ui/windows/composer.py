@@ -16,7 +16,6 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -29,7 +28,7 @@ from app.services.planning import PlanOutcome
 from app.services.resend import RESENDABLE_METHODS, ResendReport
 from app.services.send import SendReport
 from app.ui.bridge import Bridge, Ticket
-from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary
+from app.ui.models.recipients import badges_for, send_summary
 from app.ui.widgets.banner import Banner, BannerKind
 from app.ui.widgets.compose_attachments import ComposeAttachments
 from app.ui.widgets.compose_editor import ComposeEditor
@@ -45,7 +44,7 @@ from app.ui.windows.compose_flow import (
     reply_start,
     start_from_draft,
 )
-from app.ui.windows.compose_planner import PlanKey, Planner
+from app.ui.windows.compose_planner import PlanKey, Planner, not_ready_reason
 
 AUTOSAVE_MS = 2000
 SEND_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
@@ -76,7 +75,6 @@ class ComposerWindow(QMainWindow):
         self._sending: Ticket | None = None
         self._completing: Ticket | None = None
         self._sent = False
-        self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
         self._filling = False  # while the window is filled or emptied by the program, edits are not autosaved
         self.emptied_for_lock = False
         self._dirty = False  # edited since the last save: only then does closing the window save a draft
@@ -163,15 +161,8 @@ class ComposerWindow(QMainWindow):
         self.attachments_area.edited.connect(self._edited)
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.send_action.triggered.connect(self._on_send_action_triggered)
-        self.resend_button.clicked.connect(self._on_resend_button_clicked)
-
-    @property
-    def choose_files(self) -> Callable[[QWidget], list[str]]:
-        return self.attachments_area.choose_files
-
-    @choose_files.setter
-    def choose_files(self, chooser: Callable[[QWidget], list[str]]) -> None:
-        self.attachments_area.choose_files = chooser
+        self.send_bar.resent.connect(self._on_send_bar_resent)
+        self.send_bar.resend_failed.connect(self._on_send_bar_resend_failed)
 
     # --- planning -----------------------------------------------------------------------------------------
 
@@ -242,15 +233,8 @@ class ComposerWindow(QMainWindow):
 
     def _refresh_send(self) -> None:
         key = self._key()
-        reason = ""
         current = self.outcome is not None and self._planned == key
-        blocked = blocked_text(self.outcome.plan.decisions, self.outcome.planned_at) if self.outcome else ""
-        if not key.recipients:
-            reason = "Add a recipient."
-        elif bad := [a for a in key.recipients if not is_address(a)]:
-            reason = f"Not an email address: {bad[0]}"
-        elif current and blocked:
-            reason = blocked
+        reason = not_ready_reason(key, self.outcome if current else None)
         self.send_bar.show_reason(reason)
         self.send_button.setText(send_summary(self.outcome.plan.summary()) if current and self.outcome else "Send")
         ready = current and not reason and self._sending is None
@@ -312,36 +296,23 @@ class ComposerWindow(QMainWindow):
             self.close()
             return
         # A permanent refusal (e.g. 5.7.30: REQUIRETLS cannot be honoured) is shown with a one-click resend.
-        self._refused = tuple(d.message_id for d in refused)
         count = sum(len(d.recipients) for d in refused)
         self.status_label.setText("Not delivered to every recipient.")
         self.banner.show_text(
             f"The server refused the message for {count} recipient(s): {refused[0].error}. "
             "You can send it again through the secure portal."
         )
-        self.resend_button.show()
-        self.send_button.setEnabled(False)
+        refused_ids = tuple(d.message_id for d in refused)
+        self.send_bar.offer_resend(lambda: self._bridge.submit(
+            self._service.resend(refused_ids), self.send_bar.on_service_resent, self.send_bar.on_service_resend_failed
+        ))  # fmt: skip
         self.send_action.setEnabled(False)
 
-    def _on_resend_button_clicked(self) -> None:
-        self.resend_button.setEnabled(False)
-        self.status_label.setText("Resending through the secure portal…")
-        self._bridge.submit(
-            self._service.resend(self._refused), self._on_service_resent, self._on_service_resend_failed
-        )
-
-    def _on_service_resent(self, reports: list[ResendReport]) -> None:
-        failed = [d for r in reports for d in r.report.deliveries if d.state != "submitted"]
-        if failed:
-            self._on_service_resend_failed(failed[0].error or "the portal message was not delivered yet")
-            return
-        self.status_label.setText("Resent through the secure portal.")
+    def _on_send_bar_resent(self, reports: list[ResendReport]) -> None:
         self.resent.emit(reports)
         self.close()
 
-    def _on_service_resend_failed(self, message: str) -> None:
-        self.resend_button.setEnabled(True)
-        self.status_label.setText("Not resent.")
+    def _on_send_bar_resend_failed(self, message: str) -> None:
         self.banner.show_text(f"The message was not resent: {message}")
 
     def _on_service_send_failed(self, message: str) -> None:
