@@ -26,7 +26,7 @@ from tests.support.salus_cli import PASSPHRASE
 from tests.support.smtp_server import SmtpServer
 
 HTML = (
-    '<p>Dear colleague, <b>potassiumzebra</b> levels:</p>\n<ul>\n'
+    "<p>Dear colleague, <b>potassiumzebra</b> levels:</p>\n<ul>\n"
     '<li>see <a href="https://lab.example/r">the lab</a></li>'
     "\n</ul>"
 )
