@@ -5,14 +5,19 @@ links limited to http(s) and mailto, asking before formatting is dropped, and dr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QMessageBox, QToolButton
 from pytestqt.qtbot import QtBot
 
+from app.services import user_settings
+from app.services.demo import DEMO_PASSPHRASE
 from app.ui.bridge import Bridge
 from app.ui.widgets.link_dialog import REFUSED_TEXT
-from app.ui.windows.composer import ComposedMessage, ComposerWindow, DraftStart
+from app.ui.windows.composer import ComposedMessage, ComposerWindow, DraftStart, composer_service
+from tests.ui.conftest import OpenReader
 from tests.ui.support import run
 from tests.ui.test_composer import Opener, Policy, _wait_for_badges, open_composer, policy  # noqa: F401 - fixtures
 
@@ -219,3 +224,20 @@ def test_sending_rich_text_hands_the_clean_html_and_its_plain_text_to_the_servic
     # The demo profile has no submission server: the send ends refused, in the window, before the test does.
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=15_000)
     assert "not sent" in window.banner.label.text()
+
+
+def test_the_users_own_setting_starts_new_messages_rich(
+    bridge: Bridge, open_reader: OpenReader, demo_profile: Path, qtbot: QtBot, policy: Policy
+) -> None:
+    reader = open_reader(demo_profile, DEMO_PASSPHRASE)
+    settings = run(bridge, qtbot, reader.in_vault(user_settings.save, reader.policy, {"compose_rich_text": True}))
+    reader.use_settings(settings)
+    window = ComposerWindow(bridge, composer_service(reader))
+    qtbot.addWidget(window)
+    assert window.editor.is_rich()
+    reader.use_settings(
+        run(bridge, qtbot, reader.in_vault(user_settings.save, reader.policy, {"compose_rich_text": False}))
+    )
+    plain = ComposerWindow(bridge, composer_service(reader))
+    qtbot.addWidget(plain)
+    assert not plain.editor.is_rich()
