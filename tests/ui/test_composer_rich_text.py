@@ -9,16 +9,20 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox, QToolButton
 from pytestqt.qtbot import QtBot
 
+from app.core.lock import LockConfig
 from app.services import user_settings
 from app.services.demo import DEMO_PASSPHRASE
 from app.ui.bridge import Bridge
+from app.ui.lock_screen import attach_lock
 from app.ui.widgets.link_dialog import REFUSED_TEXT
+from app.ui.windows.actions import Act
 from app.ui.windows.composer import ComposedMessage, ComposerWindow, DraftStart, composer_service
-from tests.ui.conftest import OpenReader
-from tests.ui.support import run
+from tests.ui.conftest import OpenReader, WindowFactory
+from tests.ui.support import PASSPHRASE, make_profile, plain_message, run
 from tests.ui.test_composer import Opener, Policy, _wait_for_badges, open_composer, policy  # noqa: F401 - fixtures
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -241,3 +245,32 @@ def test_the_users_own_setting_starts_new_messages_rich(
     plain = ComposerWindow(bridge, composer_service(reader))
     qtbot.addWidget(plain)
     assert not plain.editor.is_rich()
+
+
+def test_a_rich_draft_is_emptied_by_the_lock_and_comes_back_formatted(
+    make_window: WindowFactory, policy: Policy, qtbot: QtBot, tmp_path: Path
+) -> None:
+    policy({"compose_rich_text": True})
+    profile = make_profile(tmp_path / "p", {"INBOX": [plain_message("Hello", "Hi.", sender="Lab <lab@lab.example>")]})
+    window = make_window(profile, PASSPHRASE)
+    lock = attach_lock(
+        window,
+        make_window.bridge,
+        LockConfig(idle_timeout_seconds=600.0, warning_seconds=10.0, max_failures=3),
+        tick_seconds=0.02,
+    )
+    qtbot.waitUntil(lambda: window.messages.rowCount() > 0, timeout=15_000)
+    composer = window.open_composer(DraftStart())
+    _focus(qtbot, composer)
+    _type(qtbot, composer, "Bed 4 ")
+    _key(qtbot, composer, Qt.Key.Key_B)
+    _type(qtbot, composer, "stable")
+    window.actions_by_name[Act.LOCK].trigger()
+    qtbot.waitUntil(lambda: lock.is_locked and window.controller.reader.locked, timeout=15_000)
+    assert composer.body.toPlainText() == "" and not composer.editor.is_rich()  # emptied, formatting included
+
+    lock.screen.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(composer.draft_restored, timeout=15_000):
+        QTest.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
+    assert composer.editor.is_rich()
+    assert composer.draft_content().body_html == "<p>Bed 4 <b>stable</b></p>"
