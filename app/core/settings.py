@@ -190,6 +190,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("smime_ca_file", "", _text, "Extra trusted CA certificates for S/MIME (e.g. a health network's CA)."),
     Setting("discovery_timeout_seconds", 5, _int_between(1, 60), "Time allowed for each discovery lookup."),
     Setting("discovery_https_port", 443, _int_between(1, 65535), "Port of MTA-STS and WKD servers (tests only)."),
+    Setting("compose_rich_text", False, _boolean, "New messages start in rich text (formatting, links), not plain."),
 )
 _BY_KEY = {s.key: s for s in SCHEMA}
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ class Draft:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()  # written as given: ASCII, folded only at white space
+    # Rich text: an HTML fragment the UI has already cleaned to its allow-list (app/ui/compose_html.py); sent as
+    # multipart/alternative after `body_text`, which must be the same text without the formatting.
+    body_html: str | None = None
 
     def __post_init__(self) -> None:
         for address in (self.sender, *self.to, *self.cc, *self.bcc):
@@ -112,6 +116,7 @@ class Draft:
             raise ValueError("a message needs at least one recipient")
         _check_text("the subject", self.subject)
         _check_encodable("the message text", self.body_text)
+        _check_encodable("the message HTML", self.body_html or "")
         if len(self.message_id) > 250 or not _MESSAGE_ID.fullmatch(self.message_id):
             raise ValueError("the Message-ID is not of the form left@right (RFC 5322 §3.6.4)")
         if not all(_FOREIGN_ID.fullmatch(ref) for ref in (*self.references, self.in_reply_to or "x")):
@@ -318,15 +323,30 @@ def _content(draft: Draft, root_params: list[tuple[str, str]], legacy: str) -> b
     """The body entity: text/plain alone, or multipart/mixed with the attachments; `root_params` go on the
     root (where RFC 9788 puts `hp`), the legacy display marker on the text part that carries it."""
     text_params = [("charset", "utf-8"), *([("hp-legacy-display", "1")] if legacy else [])]
+    body_params = [] if draft.attachments else root_params
+    if draft.body_html is None:
+        body = _text_part(legacy + draft.body_text, [*text_params, *body_params])
+    else:  # RFC 2046 §5.1.4: the plainest alternative first
+        alternatives = [_text_part(legacy + draft.body_text, text_params), _html_part(draft.body_html, legacy)]
+        body = _multipart("multipart/alternative", body_params, alternatives)
     if not draft.attachments:
-        return _text_part(legacy + draft.body_text, [*text_params, *root_params])
-    parts = [_text_part(legacy + draft.body_text, text_params), *map(_attachment_part, draft.attachments)]
-    return _multipart("multipart/mixed", root_params, parts)
+        return body
+    return _multipart("multipart/mixed", root_params, [body, *map(_attachment_part, draft.attachments)])
 
 
 def _text_part(text: str, params: list[tuple[str, str]]) -> bytes:
     fields = [("Content-Type", _content_value("text/plain", params)), ("Content-Transfer-Encoding", "quoted-printable")]
     return _entity(fields, _quoted_printable(text))
+
+
+def _html_part(fragment: str, legacy: str) -> bytes:
+    """The HTML alternative, a whole document around the fragment; the legacy display element of RFC 9788
+    §5.2.2 is a div of its own class, escaped here since the subject is the user's text."""
+    params = [("charset", "utf-8"), *([("hp-legacy-display", "1")] if legacy else [])]
+    shown = f'<div class="header-protection-legacy-display"><pre>{html.escape(legacy.strip())}</pre></div>\n'
+    document = f"<!DOCTYPE html>\n<html><body>\n{shown if legacy else ''}{fragment}\n</body></html>\n"
+    fields = [("Content-Type", _content_value("text/html", params)), ("Content-Transfer-Encoding", "quoted-printable")]
+    return _entity(fields, _quoted_printable(document))
 
 
 def _quoted_printable(text: str) -> bytes:

@@ -40,6 +40,7 @@ class DraftContent:
     reply_to_encrypted: bool = False
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
+    body_html: str | None = None  # rich text, already cleaned by the composer; `body` is its plain text
 
     def __repr__(self) -> str:  # never print the content
         return f"DraftContent({self.draft_id})"
@@ -73,7 +74,7 @@ def stored(content: DraftContent, attachments: tuple[OutgoingAttachment, ...]) -
     return StoredDraft(
         draft_id=content.draft_id, to=content.to, cc=content.cc, bcc=content.bcc, subject=content.subject,
         body=content.body, escalate=content.escalate, in_reply_to=content.in_reply_to, references=content.references,
-        reply_to_encrypted=content.reply_to_encrypted,
+        reply_to_encrypted=content.reply_to_encrypted, body_html=content.body_html,
         attachments=tuple(DraftAttachment(a.filename, a.content_type, a.data) for a in attachments),
     )  # fmt: skip
 

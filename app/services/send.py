@@ -75,6 +75,8 @@ class SendRequest:
     # A reply to an encrypted message is planned at least as strongly (never tls or plain).
     reply_to_encrypted: bool = False
     bcc: tuple[str, ...] = ()  # envelope only: each gets a copy of their own
+    # Rich text: HTML the composer already cleaned to its allow-list; sent as multipart/alternative after `body`.
+    body_html: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -217,7 +219,7 @@ def _draft(
     direct = tuple(Address("", a) for a in to if a not in request.cc or a in request.to)
     return Draft(
         sender=Address("", sender), to=direct, cc=cc, bcc=tuple(Address("", a) for a in bcc), subject=subject,
-        body_text=request.body, attachments=request.attachments,
+        body_text=request.body, body_html=request.body_html, attachments=request.attachments,
         message_id=f"{send_id}.{method.value}{suffix}@{domain}", date=now, in_reply_to=request.in_reply_to,
         references=request.references,
     )  # fmt: skip  # fmt: skip

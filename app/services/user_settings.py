@@ -24,7 +24,7 @@ from app.store import workstation as store
 
 __all__ = ["SET_BY_POLICY", "USER_KEYS", "effective_for", "policy_of", "save"]
 
-USER_KEYS = ("idle_timeout_minutes", "lock_warning_seconds", "remote_content_allowed")
+USER_KEYS = ("idle_timeout_minutes", "lock_warning_seconds", "remote_content_allowed", "compose_rich_text")
 _LOWER_ONLY = {s.key for s in SCHEMA if s.user_may_only_lower}
 SET_BY_POLICY = "Set by your organisation"
 

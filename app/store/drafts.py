@@ -41,6 +41,7 @@ class StoredDraft:
     reply_to_encrypted: bool
     attachments: tuple[DraftAttachment, ...]
     updated_at: datetime | None = None
+    body_html: str | None = None  # a rich text draft's cleaned HTML; `body` is its plain text
 
     def __repr__(self) -> str:  # subjects, bodies and addresses may concern patients
         return f"StoredDraft({self.draft_id}, {len(self.attachments)} attachment(s))"
@@ -64,13 +65,14 @@ def save(vault: Vault, draft: StoredDraft, now: datetime) -> None:
     with vault.transaction():
         vault.execute(
             "INSERT INTO drafts (draft_id, to_addrs, cc_addrs, bcc_addrs, subject, body, escalate, thread, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (draft_id) DO UPDATE SET"
+            " updated_at, body_html) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (draft_id) DO UPDATE SET"
             " to_addrs = excluded.to_addrs,"
             " cc_addrs = excluded.cc_addrs, bcc_addrs = excluded.bcc_addrs, subject = excluded.subject,"
             " body = excluded.body, escalate = excluded.escalate, thread = excluded.thread,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at, body_html = excluded.body_html",
             (draft.draft_id, json.dumps(list(draft.to)), json.dumps(list(draft.cc)), json.dumps(list(draft.bcc)),
-             draft.subject, draft.body, draft.escalate, json.dumps(thread), now.isoformat(), now.isoformat()),
+             draft.subject, draft.body, draft.escalate, json.dumps(thread), now.isoformat(), now.isoformat(),
+             draft.body_html),
         )  # fmt: skip
         vault.execute("DELETE FROM draft_attachments WHERE draft_id = ?", (draft.draft_id,))
         vault.executemany(
@@ -81,7 +83,8 @@ def save(vault: Vault, draft: StoredDraft, now: datetime) -> None:
 
 def load(vault: Vault, draft_id: str) -> StoredDraft | None:
     row = vault.execute(
-        "SELECT draft_id, to_addrs, cc_addrs, bcc_addrs, subject, body, escalate, thread, updated_at FROM drafts "
+        "SELECT draft_id, to_addrs, cc_addrs, bcc_addrs, subject, body, escalate, thread, updated_at, body_html "
+        "FROM drafts "
         "WHERE draft_id = ?",
         (draft_id,),
     ).fetchone()
@@ -117,5 +120,5 @@ def _draft(r: Sequence[Any], attachments: tuple[DraftAttachment, ...]) -> Stored
         draft_id=r[0], to=tuple(json.loads(r[1])), cc=tuple(json.loads(r[2])), bcc=tuple(json.loads(r[3])),
         subject=r[4], body=r[5], escalate=bool(r[6]), in_reply_to=thread.get("in_reply_to"),
         references=tuple(thread.get("references", ())), reply_to_encrypted=bool(thread.get("reply_to_encrypted")),
-        attachments=attachments, updated_at=datetime.fromisoformat(r[8]),
+        attachments=attachments, updated_at=datetime.fromisoformat(r[8]), body_html=r[9],
     )  # fmt: skip

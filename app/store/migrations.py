@@ -385,4 +385,16 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        10,
+        "Rich text drafts: the HTML of a draft written with formatting.",
+        """
+        -- The draft's HTML as the composer cleaned it to its allow-list (app/ui/compose_html.py); NULL for a plain
+        -- text draft. `body` keeps the plain text either way, so a reader of the row never needs the HTML.
+        ALTER TABLE drafts ADD COLUMN body_html TEXT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -3,11 +3,12 @@ with codes emailed through a real SMTP server: what a patient does, on a phone-s
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,10 +16,13 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, FilePayload, Page, expect
 
 from app.crypto.portal_keys import open_reply
+from app.mime.addresses import Address
+from app.mime.compose import Draft, build_message
 from app.mime.parse import parse_message
 from app.portal.protocol import EventKind, b64
 from tests.support.chromium import CHROMIUM, PHONE, chromium
 from tests.support.pki import TestCA
+from tests.support.portal_server import SENDER as PORTAL_SENDER
 from tests.support.portal_server import PortalServer, deliver_notice, run, sample, send_escalated
 from tests.support.smtp_server import SmtpServer
 
@@ -196,3 +200,23 @@ def test_a_sender_chosen_passphrase_opens_the_message_and_no_code_is_offered(pag
     page.get_by_role("button", name="Open the message").click()
     expect(page.locator("#body")).to_contain_text("zephyrlanternphrase")
     assert portal.codes(item.recipient) == []
+
+
+def test_a_rich_text_message_shows_its_plain_text_alternative_and_no_markup(page: Page, portal: PortalServer) -> None:
+    """The composer sends rich text as multipart/alternative; the page shows the text/plain part, as text."""
+    markup = (
+        '<p>Your <b>results</b> are clear.</p>\n<ul>\n<li><a href="https://clinic.example/next">next</a></li>\n</ul>'
+    )
+    text = "Your results are clear.\n- next <https://clinic.example/next>"
+    recipient = "patient.eight@example.org"
+    draft = Draft(
+        sender=PORTAL_SENDER, to=(Address("", recipient),), cc=(), bcc=(), subject="Rich results", body_text=text,
+        body_html=markup, attachments=(), message_id="rich.portal@clinic.test", date=datetime.now(UTC),
+    )  # fmt: skip
+    item = dataclasses.replace(sample("rich", recipient), subject="Rich results", body=text, mime=build_message(draft))
+    escalated = send_escalated(portal, item, passphrase="correct horse battery")
+    page.goto(escalated.link)
+    page.get_by_label("Passphrase", exact=True).fill("correct horse battery")
+    page.get_by_role("button", name="Open the message").click()
+    expect(page.locator("#body")).to_have_text(text)
+    assert page.locator("#body *").count() == 0  # text only: nothing of the HTML became an element

@@ -103,7 +103,7 @@ def test_policy_keys_are_disabled_and_the_idle_timeout_may_only_be_lowered(
     dialog.idle.setValue(30)  # the field itself stops at the policy's value
     assert dialog.idle.value() == 10
     dialog.idle.setValue(4)
-    assert dialog.changes() == {"idle_timeout_minutes": 4}
+    assert dialog.changes() == {"idle_timeout_minutes": 4, "compose_rich_text": False}  # unchanged: not saved
     _save(dialog, qtbot)
     assert window.controller.reader.settings.values["idle_timeout_minutes"].source is Source.USER
     assert _settings_changes(profile) == [{"key": "idle_timeout_minutes", "old": 10, "new": 4, "source": "user"}]

@@ -39,6 +39,7 @@ class DraftStart:
     draft_id: str | None = None  # a saved draft this window continues
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
+    body_html: str | None = None  # a rich text draft's cleaned HTML (replies and forwards start plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class ComposedMessage:
     draft_id: str | None = None  # deleted once the message is queued
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()  # each gets a copy of their own, naming none of them (app/services/send.py)
+    body_html: str | None = None  # rich text, cleaned in app/ui/compose_html.py; `body` is its plain text
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -76,6 +78,11 @@ class ComposerService:
         self._account = account
         self._engine = engine
 
+    @property
+    def rich_text_default(self) -> bool:
+        """Whether a new message starts in rich text (the `compose_rich_text` setting; plain by default)."""
+        return bool(self._settings["compose_rich_text"])
+
     async def plan(
         self, to: tuple[str, ...], subject: str, escalate: bool, *, reply_to_encrypted: bool = False
     ) -> PlanOutcome:
@@ -90,7 +97,7 @@ class ComposerService:
         request = SendRequest(
             message.to, message.subject, message.body, attachments, message.escalate, self._account, cc=message.cc,
             in_reply_to=message.thread.in_reply_to, references=message.thread.references,
-            reply_to_encrypted=message.thread.reply_to_encrypted, bcc=message.bcc,
+            reply_to_encrypted=message.thread.reply_to_encrypted, bcc=message.bcc, body_html=message.body_html,
         )  # fmt: skip
         report = await send(session, self._settings, request)
         if message.draft_id is not None:
@@ -136,7 +143,7 @@ def start_from_draft(draft: StoredDraft) -> DraftStart:
     return DraftStart(
         draft.to, draft.subject, draft.body, in_reply_to=draft.in_reply_to, references=draft.references,
         reply_to_encrypted=draft.reply_to_encrypted, escalate=draft.escalate, attachments=drafts.outgoing(draft),
-        draft_id=draft.draft_id, cc=draft.cc, bcc=draft.bcc,
+        draft_id=draft.draft_id, cc=draft.cc, bcc=draft.bcc, body_html=draft.body_html,
     )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The composer: recipients with a delivery badge each, subject, plain-text body, attachments, and Send.
+"""The composer: recipients with a delivery badge each, subject, the text (plain or rich), attachments, and Send.
 
 Rules:
 - The plan is computed on the engine thread through the bridge, never on the Qt thread: typing is debounced
@@ -16,36 +16,25 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QMainWindow,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from app.services import drafts
-from app.services.drafts import AttachmentSource, DraftContent
+from app.services.drafts import DraftContent
 from app.services.planning import PlanOutcome
 from app.services.resend import RESENDABLE_METHODS, ResendReport
 from app.services.send import SendReport
 from app.ui.bridge import Bridge, Ticket
-from app.ui.models.recipients import badges_for, blocked_text, is_address, send_summary
+from app.ui.models.recipients import badges_for, send_summary
 from app.ui.widgets.banner import Banner, BannerKind
+from app.ui.widgets.compose_attachments import ComposeAttachments
+from app.ui.widgets.compose_editor import ComposeEditor
+from app.ui.widgets.compose_header import ComposeHeader
 from app.ui.widgets.recipient_field import RecipientField
+from app.ui.widgets.send_bar import SendBar
 from app.ui.windows.compose_flow import (
     ComposedMessage,
     ComposerService,
@@ -55,8 +44,8 @@ from app.ui.windows.compose_flow import (
     reply_start,
     start_from_draft,
 )
+from app.ui.windows.compose_planner import PlanKey, Planner, not_ready_reason
 
-DEBOUNCE_MS = 300
 AUTOSAVE_MS = 2000
 SEND_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
 
@@ -64,25 +53,6 @@ __all__ = [
     "ComposedMessage", "ComposerService", "ComposerWindow", "DraftStart", "composer_service", "forward_start",
     "reply_start", "start_from_draft",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class _PlanKey:
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    subject: str
-    escalate: bool
-
-    @property
-    def recipients(self) -> tuple[str, ...]:
-        """Everyone planned, once each (a Bcc recipient is planned like any other; send.py hides them)."""
-        return tuple(dict.fromkeys((*self.to, *self.cc, *self.bcc)))
-
-
-def _choose_files(parent: QWidget) -> list[str]:
-    names, _ = QFileDialog.getOpenFileNames(parent, "Attach files")
-    return names
 
 
 class ComposerWindow(QMainWindow):
@@ -100,25 +70,19 @@ class ComposerWindow(QMainWindow):
         super().__init__(parent)
         self._bridge = bridge
         self._service = service
-        self.choose_files: Callable[[QWidget], list[str]] = _choose_files
         self.outcome: PlanOutcome | None = None
-        self._planned: _PlanKey | None = None
-        self._planning: Ticket | None = None
-        self._generation = 0
+        self._planned: PlanKey | None = None
         self._sending: Ticket | None = None
         self._completing: Ticket | None = None
-        self.attachments: list[AttachmentSource] = []
         self._sent = False
-        self._refused: tuple[str, ...] = ()  # outbox messages refused for good, which the user may resend
         self._filling = False  # while the window is filled or emptied by the program, edits are not autosaved
         self.emptied_for_lock = False
         self._dirty = False  # edited since the last save: only then does closing the window save a draft
+        self._thread = DraftStart()
         self.setWindowTitle("Salus — new message")
         self.setAccessibleName("Message composer")
         self.setAcceptDrops(True)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
+        self._planner = Planner(bridge, service, self._key, lambda: self._thread.reply_to_encrypted, self)
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -135,13 +99,15 @@ class ComposerWindow(QMainWindow):
         try:
             self._thread = start
             self.subject.setText(start.subject)
-            self.body.setPlainText(start.body)
+            # A new message starts as the user's setting says; a reply or forward quotes plain text (rich text is
+            # never carried over from a message received); a draft comes back as it was saved.
+            fresh = start.draft_id is None and not start.body
+            rich = start.body_html is not None or (fresh and self._service.rich_text_default)
+            self.editor.set_content(start.body, start.body_html, rich=rich)
             self.to.set_addresses(start.to)
             self.cc.set_addresses(start.cc)
             self.bcc.set_addresses(start.bcc)
-            self.attachments.clear()
-            self.attachment_list.clear()
-            self._add_sources(list(start.attachments))
+            self.attachments_area.set_sources(list(start.attachments))
             self.escalate.setChecked(start.escalate)
         finally:
             self._filling = False
@@ -151,80 +117,33 @@ class ComposerWindow(QMainWindow):
 
     def _build(self) -> None:
         self.banner = Banner(BannerKind.ERROR, "Composer error", closable=True)
-        self.to = RecipientField("To")
-        self.cc = RecipientField("Cc")
-        self.bcc = RecipientField("Bcc")
-        self.bcc.setToolTip("Each Bcc recipient gets a copy of their own; nobody else sees them named")
-        self.subject = QLineEdit()
-        self.subject.setAccessibleName("Subject")
-        self.escalate = QCheckBox("Send via secure &portal")
-        self.escalate.setAccessibleName("Send via secure portal")
-        self.escalate.setToolTip("Every recipient gets the message through the secure portal (Ctrl+Shift+E)")
-        self.escalate.setShortcut(QKeySequence("Ctrl+Shift+E"))
-        self.body = QPlainTextEdit()
-        self.body.setAccessibleName("Message text")
-        self.body.setAcceptDrops(False)  # a dropped file becomes an attachment (the window takes it), not its path
-        self.attachment_list = QListWidget()
-        self.attachment_list.setAccessibleName("Attachments")
-        self.attachment_list.setMaximumHeight(80)
-        self.attach_button = QPushButton("&Attach files…")
-        self.attach_button.setAccessibleName("Attach files")
-        self.attach_button.setToolTip("Attach files (Ctrl+Shift+A); you can also drop files on this window")
-        self.attach_button.setShortcut(QKeySequence("Ctrl+Shift+A"))
-        self.remove_button = QPushButton("&Remove attachment")
-        self.remove_button.setAccessibleName("Remove the selected attachment")
-        self.blocked_label = QLabel()
-        self.blocked_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.blocked_label.setWordWrap(True)
-        self.blocked_label.setStyleSheet("color: #b91c1c;")
-        self.blocked_label.setAccessibleName("Why the message cannot be sent")
-        self.blocked_label.hide()
-        self.status_label = QLabel()
-        self.status_label.setAccessibleName("Composer status")
-        self.resend_button = QPushButton("Resend via secure &portal")
-        self.resend_button.setAccessibleName("Resend via secure portal")
-        self.resend_button.setToolTip("Send the refused message again through the secure portal (Ctrl+Shift+P)")
-        self.resend_button.setShortcut(QKeySequence("Ctrl+Shift+P"))
-        self.resend_button.hide()
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send")
-        self.send_button.setToolTip("Send the message (Ctrl+Enter)")
+        self.header = ComposeHeader()
+        self.to, self.cc, self.bcc = self.header.fields
+        self.subject, self.escalate = self.header.subject, self.header.escalate
+        self.editor = ComposeEditor()
+        self.body = self.editor.body
+        self.attachments_area = ComposeAttachments()
+        self.attachments = self.attachments_area.sources  # the same list: what the window holds
+        self.attachment_list = self.attachments_area.list
+        self.attach_button, self.remove_button = (
+            self.attachments_area.attach_button,
+            self.attachments_area.remove_button,
+        )
+        self.send_bar = SendBar()
+        self.blocked_label, self.status_label = self.send_bar.blocked_label, self.send_bar.status_label
+        self.send_button, self.resend_button = self.send_bar.send_button, self.send_bar.resend_button
         self.send_action = QAction("Send", self)
         self.send_action.setShortcuts([QKeySequence(s) for s in SEND_SHORTCUTS])
         self.send_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.send_action.setWhatsThis("Send the message")
         self.addAction(self.send_action)
-
-        form = QFormLayout()
-        form.addRow("&To:", self.to)
-        form.addRow("&Cc:", self.cc)
-        form.addRow("&Bcc:", self.bcc)
-        form.addRow("&Subject:", self.subject)
-        form.addRow("", self.escalate)
-        for row, field in ((0, self.to.edit), (1, self.cc.edit), (2, self.bcc.edit), (3, self.subject)):
-            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            label = item.widget() if item is not None else None
-            if isinstance(label, QLabel):
-                label.setBuddy(field)
-        attach_row = QHBoxLayout()
-        attach_row.addWidget(self.attachment_list, 1)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.attach_button)
-        buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
-        attach_row.addLayout(buttons)
-        send_row = QHBoxLayout()
-        send_row.addWidget(self.status_label, 1)
-        send_row.addWidget(self.resend_button)
-        send_row.addWidget(self.send_button)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
-        layout.addLayout(form)
-        layout.addWidget(self.body, 1)
-        layout.addLayout(attach_row)
-        layout.addWidget(self.blocked_label)
-        layout.addLayout(send_row)
+        layout.addWidget(self.header)
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(self.attachments_area)
+        layout.addWidget(self.send_bar)
         self.setCentralWidget(central)
 
     def _connect(self) -> None:
@@ -232,47 +151,50 @@ class ComposerWindow(QMainWindow):
             field.addresses_edited.connect(self._on_to_addresses_edited)
         self.subject.textChanged.connect(self._on_subject_text_changed)
         self.escalate.toggled.connect(self._on_escalate_toggled)
-        self._timer.timeout.connect(self._on_timer_timeout)
+        self._planner.started.connect(self._on_planner_started)
+        self._planner.finished.connect(self._on_planner_finished)
+        self._planner.failed.connect(self._on_planner_failed)
+        self._planner.skipped.connect(self._refresh_send)
         self._autosave.timeout.connect(self._on_autosave_timeout)
         self.body.textChanged.connect(self._on_body_text_changed)
+        self.editor.mode_changed.connect(self._on_editor_mode_changed)
+        self.attachments_area.edited.connect(self._edited)
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.send_action.triggered.connect(self._on_send_action_triggered)
-        self.attach_button.clicked.connect(self._on_attach_button_clicked)
-        self.remove_button.clicked.connect(self._on_remove_button_clicked)
-        self.resend_button.clicked.connect(self._on_resend_button_clicked)
+        self.send_bar.resent.connect(self._on_send_bar_resent)
+        self.send_bar.resend_failed.connect(self._on_send_bar_resend_failed)
 
     # --- planning -----------------------------------------------------------------------------------------
 
-    def _key(self) -> _PlanKey:
-        return _PlanKey(
+    def _key(self) -> PlanKey:
+        return PlanKey(
             self.to.addresses(), self.cc.addresses(), self.bcc.addresses(), self.subject.text(),
             self.escalate.isChecked(),
         )  # fmt: skip
 
     @property
     def fields(self) -> tuple[RecipientField, ...]:
-        return (self.to, self.cc, self.bcc)
+        return self.header.fields
 
     def _on_to_addresses_edited(self, _addresses: tuple[str, ...]) -> None:
-        self._timer.start()
+        self._planner.later()
         self._refresh_send()
         self._edited()
 
     def _on_subject_text_changed(self, _text: str) -> None:
-        self._timer.start()
+        self._planner.later()
         self._refresh_send()
         self._edited()
 
     def _on_body_text_changed(self) -> None:
         self._edited()
 
-    def _on_escalate_toggled(self, _checked: bool) -> None:
-        self._timer.stop()
-        self._request_plan()
+    def _on_editor_mode_changed(self, _rich: bool) -> None:
         self._edited()
 
-    def _on_timer_timeout(self) -> None:
-        self._request_plan()
+    def _on_escalate_toggled(self, _checked: bool) -> None:
+        self._planner.now()
+        self._edited()
 
     def _load_completions(self) -> None:
         self._completing = self._bridge.submit(
@@ -292,28 +214,12 @@ class ComposerWindow(QMainWindow):
             self._completing = None
 
     def _request_plan(self) -> None:
-        key = self._key()
-        if self._planning is not None:
-            self._planning.cancel()
-            self._planning = None
-        self._generation += 1
-        if not key.recipients or not all(is_address(a) for a in key.recipients):
-            self._refresh_send()
-            return
-        generation = self._generation
-        self.status_label.setText("Working out how each recipient can be reached…")
-        self._planning = self._bridge.submit(
-            self._service.plan(
-                key.recipients, key.subject, key.escalate, reply_to_encrypted=self._thread.reply_to_encrypted
-            ),
-            lambda outcome: self._on_service_plan_finished(generation, key, outcome),
-            lambda message: self._on_service_plan_failed(generation, message),
-        )
+        self._planner.now()
 
-    def _on_service_plan_finished(self, generation: int, key: _PlanKey, outcome: PlanOutcome) -> None:
-        if generation != self._generation:
-            return  # something was typed since: a newer plan is on its way
-        self._planning = None
+    def _on_planner_started(self) -> None:
+        self.status_label.setText("Working out how each recipient can be reached…")
+
+    def _on_planner_finished(self, key: PlanKey, outcome: PlanOutcome) -> None:
         self.outcome, self._planned = outcome, key
         for field, addresses in zip(self.fields, (key.to, key.cc, key.bcc), strict=True):
             field.show_badges(badges_for(addresses, outcome.plan.decisions, outcome.planned_at))
@@ -321,26 +227,15 @@ class ComposerWindow(QMainWindow):
         self._refresh_send()
         self.plan_shown.emit(outcome)
 
-    def _on_service_plan_failed(self, generation: int, message: str) -> None:
-        if generation != self._generation:
-            return
-        self._planning = None
+    def _on_planner_failed(self, message: str) -> None:
         self.status_label.setText("")
         self.banner.show_text(f"Could not work out how to deliver the message: {message}")
 
     def _refresh_send(self) -> None:
         key = self._key()
-        reason = ""
         current = self.outcome is not None and self._planned == key
-        blocked = blocked_text(self.outcome.plan.decisions, self.outcome.planned_at) if self.outcome else ""
-        if not key.recipients:
-            reason = "Add a recipient."
-        elif bad := [a for a in key.recipients if not is_address(a)]:
-            reason = f"Not an email address: {bad[0]}"
-        elif current and blocked:
-            reason = blocked
-        self.blocked_label.setText(reason)
-        self.blocked_label.setVisible(bool(reason))
+        reason = not_ready_reason(key, self.outcome if current else None)
+        self.send_bar.show_reason(reason)
         self.send_button.setText(send_summary(self.outcome.plan.summary()) if current and self.outcome else "Send")
         ready = current and not reason and self._sending is None
         self.send_button.setEnabled(ready)
@@ -349,24 +244,7 @@ class ComposerWindow(QMainWindow):
     # --- attachments --------------------------------------------------------------------------------------
 
     def add_attachments(self, paths: list[Path]) -> None:
-        self._add_sources([path for path in paths if path.is_file()])
-        self._edited()
-
-    def _add_sources(self, sources: list[AttachmentSource]) -> None:
-        for source in sources:
-            if source not in self.attachments:
-                self.attachments.append(source)
-                self.attachment_list.addItem(source.name if isinstance(source, Path) else source.filename)
-
-    def _on_attach_button_clicked(self) -> None:
-        self.add_attachments([Path(name) for name in self.choose_files(self)])
-
-    def _on_remove_button_clicked(self) -> None:
-        row = self.attachment_list.currentRow()
-        if 0 <= row < len(self.attachments):
-            self.attachment_list.takeItem(row)
-            del self.attachments[row]
-            self._edited()
+        self.attachments_area.add_files(paths)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -396,8 +274,8 @@ class ComposerWindow(QMainWindow):
             return
         key = self._key()
         message = ComposedMessage(
-            key.to, key.subject, self.body.toPlainText(), tuple(self.attachments), key.escalate, self._thread,
-            self.draft_id, cc=key.cc, bcc=key.bcc,
+            key.to, key.subject, self.editor.plain_text(), tuple(self.attachments), key.escalate, self._thread,
+            self.draft_id, cc=key.cc, bcc=key.bcc, body_html=self.editor.html(),
         )  # fmt: skip
         self._autosave.stop()
         self.banner.hide()
@@ -418,36 +296,23 @@ class ComposerWindow(QMainWindow):
             self.close()
             return
         # A permanent refusal (e.g. 5.7.30: REQUIRETLS cannot be honoured) is shown with a one-click resend.
-        self._refused = tuple(d.message_id for d in refused)
         count = sum(len(d.recipients) for d in refused)
         self.status_label.setText("Not delivered to every recipient.")
         self.banner.show_text(
             f"The server refused the message for {count} recipient(s): {refused[0].error}. "
             "You can send it again through the secure portal."
         )
-        self.resend_button.show()
-        self.send_button.setEnabled(False)
+        refused_ids = tuple(d.message_id for d in refused)
+        self.send_bar.offer_resend(lambda: self._bridge.submit(
+            self._service.resend(refused_ids), self.send_bar.on_service_resent, self.send_bar.on_service_resend_failed
+        ))  # fmt: skip
         self.send_action.setEnabled(False)
 
-    def _on_resend_button_clicked(self) -> None:
-        self.resend_button.setEnabled(False)
-        self.status_label.setText("Resending through the secure portal…")
-        self._bridge.submit(
-            self._service.resend(self._refused), self._on_service_resent, self._on_service_resend_failed
-        )
-
-    def _on_service_resent(self, reports: list[ResendReport]) -> None:
-        failed = [d for r in reports for d in r.report.deliveries if d.state != "submitted"]
-        if failed:
-            self._on_service_resend_failed(failed[0].error or "the portal message was not delivered yet")
-            return
-        self.status_label.setText("Resent through the secure portal.")
+    def _on_send_bar_resent(self, reports: list[ResendReport]) -> None:
         self.resent.emit(reports)
         self.close()
 
-    def _on_service_resend_failed(self, message: str) -> None:
-        self.resend_button.setEnabled(True)
-        self.status_label.setText("Not resent.")
+    def _on_send_bar_resend_failed(self, message: str) -> None:
         self.banner.show_text(f"The message was not resent: {message}")
 
     def _on_service_send_failed(self, message: str) -> None:
@@ -457,10 +322,8 @@ class ComposerWindow(QMainWindow):
         self._refresh_send()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._timer.stop()
+        self._planner.stop()
         self._autosave.stop()
-        if self._planning is not None:
-            self._planning.cancel()
         self._cancel_completions()
         if self._dirty and not self._sent and not self.emptied_for_lock and self._sending is None:
             self.save_draft(closing=True)
@@ -476,9 +339,10 @@ class ComposerWindow(QMainWindow):
     def draft_content(self) -> DraftContent:
         """What the window holds now, as a draft (attachments not read yet)."""
         return DraftContent(
-            self.draft_id, self.to.addresses(), self.subject.text(), self.body.toPlainText(),
+            self.draft_id, self.to.addresses(), self.subject.text(), self.editor.plain_text(),
             self.escalate.isChecked(), tuple(self.attachments), self._thread.in_reply_to, self._thread.references,
             self._thread.reply_to_encrypted, cc=self.cc.addresses(), bcc=self.bcc.addresses(),
+            body_html=self.editor.html(),
         )  # fmt: skip
 
     def _edited(self) -> None:
@@ -509,11 +373,8 @@ class ComposerWindow(QMainWindow):
 
     def empty_for_lock(self) -> None:
         """Forgets the content once the lock has saved it to the vault; `restore_after_unlock` brings it back."""
-        self._timer.stop()
+        self._planner.stop()
         self._autosave.stop()
-        if self._planning is not None:
-            self._planning.cancel()
-            self._planning = None
         self.emptied_for_lock = True
         self._cancel_completions()
         self.outcome, self._planned = None, None

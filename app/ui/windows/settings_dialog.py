@@ -49,6 +49,9 @@ class SettingsDialog(QDialog):
         self.remote = QCheckBox("Allow loading remote images when I ask for them")
         self.remote.setAccessibleName("Allow remote content on request")
         self.remote.setChecked(settings["remote_content_allowed"])
+        self.rich = QCheckBox("Start new messages in rich text (plain text otherwise)")
+        self.rich.setAccessibleName("Start new messages in rich text")
+        self.rich.setChecked(settings["compose_rich_text"])
         self.notes: dict[str, QLabel] = {}
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
@@ -71,6 +74,7 @@ class SettingsDialog(QDialog):
             ("idle_timeout_minutes", "&Idle lock (minutes):", self.idle),
             ("lock_warning_seconds", "&Warning (seconds):", self.warning),
             ("remote_content_allowed", "&Remote content:", self.remote),
+            ("compose_rich_text", "&New messages:", self.rich),
         )
         for key, label, widget in rows:
             form.addRow(label, widget)
@@ -100,7 +104,12 @@ class SettingsDialog(QDialog):
         return label
 
     def widget_for(self, key: str) -> QWidget:
-        return {"idle_timeout_minutes": self.idle, "lock_warning_seconds": self.warning}.get(key, self.remote)
+        widgets = {
+            "idle_timeout_minutes": self.idle,
+            "lock_warning_seconds": self.warning,
+            "compose_rich_text": self.rich,
+        }
+        return widgets.get(key, self.remote)
 
     def changes(self) -> dict[str, Any]:
         """The values of the fields the person may change (fields fixed by policy are left out)."""
@@ -108,6 +117,7 @@ class SettingsDialog(QDialog):
             "idle_timeout_minutes": self.idle.value(),
             "lock_warning_seconds": self.warning.value(),
             "remote_content_allowed": self.remote.isChecked(),
+            "compose_rich_text": self.rich.isChecked(),
         }
         return {k: v for k, v in values.items() if self.widget_for(k).isEnabled()}
 
