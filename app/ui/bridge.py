@@ -6,6 +6,9 @@ Rules:
 - The GUI submits coroutines with `submit`; their outcome (result, user-facing error, or cancellation) comes
   back as a call on the GUI thread, through one queued Qt signal. `post` carries domain events (progress,
   warnings) from the engine thread the same way.
+- A cancelled `Ticket` delivers nothing but its `on_cancelled`, even when the coroutine had already finished and
+  its outcome was on its way to the GUI thread: a window that cancels as it closes is never called back after
+  its widgets are gone.
 - Only `AppError` text reaches the user. Any other exception is a bug: its traceback goes to stderr and the
   user is told that the action failed, never what the traceback says.
 """
@@ -35,8 +38,10 @@ class Ticket:
 
     def __init__(self, future: Future[Any]) -> None:
         self._future = future
+        self.withdrawn = False  # set on the GUI thread, read there by `_deliver`
 
     def cancel(self) -> None:
+        self.withdrawn = True
         self._future.cancel()
 
     @property
@@ -69,8 +74,9 @@ class Bridge(QObject):
         on_cancelled: Callable[[], None] | None = None,
     ) -> Ticket:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        future.add_done_callback(lambda f: self.post(partial(_deliver, f, on_done, on_error, on_cancelled)))
-        return Ticket(future)
+        ticket = Ticket(future)
+        future.add_done_callback(lambda f: self.post(partial(_deliver, f, ticket, on_done, on_error, on_cancelled)))
+        return ticket
 
     def post(self, callback: Callable[[], None]) -> None:
         """Runs `callback` on the GUI thread; callable from any thread."""
@@ -99,8 +105,17 @@ class Bridge(QObject):
 
 
 def _deliver(
-    future: Future[T], on_done: Callable[[T], None], on_error: ErrorHandler, on_cancelled: Callable[[], None] | None
+    future: Future[T],
+    ticket: Ticket,
+    on_done: Callable[[T], None],
+    on_error: ErrorHandler,
+    on_cancelled: Callable[[], None] | None,
 ) -> None:
+    if ticket.withdrawn and not future.cancelled():
+        # Finished before the cancel reached it, but the GUI has withdrawn since: the outcome is not wanted.
+        if on_cancelled is not None:
+            on_cancelled()
+        return
     try:
         result = future.result()
     except CancelledError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 
 from pytestqt.qtbot import QtBot
@@ -71,3 +72,20 @@ def test_cancelling_a_running_coroutine_reports_cancellation(bridge: Bridge, qtb
     ticket.cancel()
     qtbot.waitUntil(lambda: bool(seen), timeout=15_000)
     assert seen == {"cancelled": True}
+
+
+def test_a_ticket_cancelled_after_its_coroutine_finished_delivers_no_result(bridge: Bridge, qtbot: QtBot) -> None:
+    # The race behind a closed composer being handed contacts: the outcome was already queued for the GUI
+    # thread when the window cancelled and deleted its widgets.
+    async def quick() -> str:
+        return "contacts"
+
+    seen: dict[str, object] = {}
+    ticket = bridge.submit(quick(), lambda v: seen.update(value=v), lambda m: seen.update(error=m))
+    deadline = time.monotonic() + 15
+    while not ticket.done and time.monotonic() < deadline:
+        time.sleep(0.01)  # no Qt events processed: the delivery stays queued
+    assert ticket.done
+    ticket.cancel()
+    qtbot.wait(200)
+    assert seen == {}
