@@ -4,14 +4,16 @@ Rules:
 - Signature and encryption state come only from the crypto layer's results, never from what the message says
   about itself; a message that merely looks signed is shown as not verified.
 - EFAIL: a message that mixes encrypted and unencrypted parts is never shown as one encrypted message. Only a
-  message that is exactly one encrypted entity at the top is decrypted; otherwise the outer message is shown
-  with a problem saying why the encrypted part was not opened.
+  message that is exactly one encrypted entity at the top is decrypted; otherwise (ciphertext beside other parts,
+  or nested anywhere below the top) the outer message is shown with a problem saying why it was not opened.
+- A signature that holds but whose signer is not the From address names the signer's addresses in a problem.
 - Decryption that fails its integrity check yields no plaintext at all (enforced in app.crypto).
 - The protected (inner) headers replace the outer ones only when the payload carries RFC 9788 `hp`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,6 +28,7 @@ from app.mime.protected import (
     Protocol,
     apply_header_protection,
     encrypted_payload,
+    holds_nested_ciphertext,
     is_single_protected_entity,
     signed_payload,
 )
@@ -73,6 +76,8 @@ def open_message(session: Session, settings: Settings, raw: bytes) -> OpenedMess
         state, signer, problems = _verify(session, settings, signed.kind, signed.signed, signed.signature, outer)
         shown = apply_header_protection(outer, signed.signed, encrypted=False)
         return OpenedMessage(shown.message, Encryption.NONE, state, signer, shown.headers_protected, problems)
+    if holds_nested_ciphertext(raw):
+        return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_EFAIL,))
     return OpenedMessage(outer, Encryption.NONE, SignatureState.NONE)
 
 
@@ -89,7 +94,7 @@ def _open_pgp(session: Session, settings: Settings, outer: ParsedMessage, cipher
     shown = apply_header_protection(outer, decrypted.plaintext, encrypted=True)
     state, signer = _pgp_state(decrypted.signature, shown.message)
     inner_signed = signed_payload(decrypted.plaintext)
-    problems: tuple[str, ...] = ()
+    problems = _signer_is_not_sender(state, decrypted.signature.emails if decrypted.signature else (), shown.message)
     if decrypted.signature is None and inner_signed is not None:
         state, signer, problems = _verify(
             session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
@@ -150,7 +155,7 @@ def _verify(
         except CryptoError as exc:
             return SignatureState.INVALID, "", (str(exc),)
         state, signer = _pgp_state(verification, message)
-        return state, signer, ()
+        return state, signer, _signer_is_not_sender(state, verification.emails, message)
     try:
         check = smime_ops.verify_detached(
             canonical, signature, roots=smime_trust(settings).roots(), now=utc_now(), address=sender
@@ -158,4 +163,16 @@ def _verify(
     except CryptoError as exc:
         return SignatureState.INVALID, "", (str(exc),)
     state = SignatureState.VALID if check.trusted and check.address_matches else SignatureState.UNTRUSTED
-    return state, check.signer_fingerprint, check.problems
+    mismatch = _signer_is_not_sender(state, check.signer_emails, message) if check.address_matches is not True else ()
+    return state, check.signer_fingerprint, (*check.problems, *mismatch)
+
+
+def _signer_is_not_sender(state: SignatureState, emails: Sequence[str], message: ParsedMessage) -> tuple[str, ...]:
+    """Names who really signed when that is not the From address. "Johnny, you are fired!" (Müller et al. 2019,
+    ID attacks) and "Re: What's up Johnny?" (resent ciphertext under another From) both rely on the reader
+    seeing a good signature next to a From the signer never used; a key ID alone does not tell the user that."""
+    if state is not SignatureState.UNTRUSTED:
+        return ()
+    signer = ", ".join(dict.fromkeys(email.lower() for email in emails)) or "a key that names no address"
+    senders = ", ".join(address.addr for address in message.sender) or "no address"
+    return (f"Signed by {signer}, which is not the sender shown in From ({senders}).",)
