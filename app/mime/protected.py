@@ -143,7 +143,10 @@ def holds_nested_ciphertext(raw: bytes) -> bool:
     Poddebniak et al. 2018, direct exfiltration; "Re: What's up Johnny?", Müller et al. 2019, which smuggles a
     stolen ciphertext into a plain message so the reply quotes its plaintext), but the reader is told why."""
     try:
-        return any(_is_ciphertext(entity) for entity in list(walk(raw, DEFAULT_LIMITS, []))[1:])
+        top, *below = walk(raw, DEFAULT_LIMITS, [])
+        # The control part of a top-level multipart/encrypted (RFC 3156 §4) is its own structure, not nesting.
+        own = top.media == "multipart/encrypted"
+        return any(_is_ciphertext(entity) and not (own and "." not in entity.path) for entity in below)
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - nothing is decrypted either way; the note is only lost
