@@ -6,7 +6,8 @@ Rules:
 - EFAIL: a message that mixes encrypted and unencrypted parts is never shown as one encrypted message. Only a
   message that is exactly one encrypted entity at the top is decrypted; otherwise (ciphertext beside other parts,
   or nested anywhere below the top) the outer message is shown with a problem saying why it was not opened.
-- A signature that holds but whose signer is not the From address names the signer's addresses in a problem.
+- A signature that holds but whose signer is not the From address names the signer's addresses in a problem;
+  one by a key bound to the From address only by an Autocrypt header is not shown as the sender's.
 - Decryption that fails its integrity check yields no plaintext at all (enforced in app.crypto).
 - The protected (inner) headers replace the outer ones only when the payload carries RFC 9788 `hp`.
 """
@@ -32,6 +33,7 @@ from app.mime.protected import (
     is_single_protected_entity,
     signed_payload,
 )
+from app.policy import EvidenceSource, normalize_address
 from app.services.keys import GNUPG_DIR, smime_trust
 from app.services.profile import Session
 from app.store import evidence
@@ -93,8 +95,8 @@ def _open_pgp(session: Session, settings: Settings, outer: ParsedMessage, cipher
         return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(f"Cannot decrypt: {exc}",))
     shown = apply_header_protection(outer, decrypted.plaintext, encrypted=True)
     state, signer = _pgp_state(decrypted.signature, shown.message)
+    state, problems = _binding(session, state, signer, decrypted.signature, shown.message)
     inner_signed = signed_payload(decrypted.plaintext)
-    problems = _signer_is_not_sender(state, decrypted.signature.emails if decrypted.signature else (), shown.message)
     if decrypted.signature is None and inner_signed is not None:
         state, signer, problems = _verify(
             session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
@@ -155,7 +157,8 @@ def _verify(
         except CryptoError as exc:
             return SignatureState.INVALID, "", (str(exc),)
         state, signer = _pgp_state(verification, message)
-        return state, signer, _signer_is_not_sender(state, verification.emails, message)
+        state, problems = _binding(session, state, signer, verification, message)
+        return state, signer, problems
     try:
         check = smime_ops.verify_detached(
             canonical, signature, roots=smime_trust(settings).roots(), now=utc_now(), address=sender
@@ -165,6 +168,33 @@ def _verify(
     state = SignatureState.VALID if check.trusted and check.address_matches else SignatureState.UNTRUSTED
     mismatch = _signer_is_not_sender(state, check.signer_emails, message) if check.address_matches is not True else ()
     return state, check.signer_fingerprint, (*check.problems, *mismatch)
+
+
+def _binding(
+    session: Session, state: SignatureState, signer: str, verification: Verification | None, message: ParsedMessage
+) -> tuple[SignatureState, tuple[str, ...]]:
+    """The state once it is known how the signing key came to be bound to the sender's address.
+
+    A key learned only from an Autocrypt header proves nothing about who wrote a later message: anyone can send
+    mail "From" the sender with an Autocrypt header carrying their own key under the sender's address, and then
+    sign as them (the key-replacement attacks of "Mailto: Me Your Secrets", Müller et al. 2020, and the ID
+    attacks of "Johnny, you are fired!", 2019). Autocrypt Level 1 §1 itself promises no protection against an
+    active attacker, so such a signature is good but the signer is not established as the sender."""
+    if state is SignatureState.VALID and _autocrypt_only(session, signer, message):
+        return SignatureState.UNTRUSTED, (_AUTOCRYPT_ONLY,)
+    return state, _signer_is_not_sender(state, verification.emails if verification else (), message)
+
+
+_AUTOCRYPT_ONLY = (
+    "The signing key is known only from an Autocrypt header in earlier mail, which anyone can send in the sender's "
+    "name; compare its fingerprint with the sender before trusting this signature."
+)
+
+
+def _autocrypt_only(session: Session, fingerprint: str, message: ParsedMessage) -> bool:
+    sources = evidence.key_sources(session.vault, normalize_address(message.sender[0].addr))
+    source = sources.get(fingerprint)
+    return source is not None and source.source == EvidenceSource.AUTOCRYPT.value and not source.verified
 
 
 def _signer_is_not_sender(state: SignatureState, emails: Sequence[str], message: ParsedMessage) -> tuple[str, ...]:
