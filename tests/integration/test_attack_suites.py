@@ -18,10 +18,14 @@ from typing import Any
 import gnupg
 import pytest
 
+from app.core.settings import effective
 from app.crypto.openpgp import OpenPgpStore
 from app.crypto.openpgp_ops import OpenPgpOps
+from app.services import mailbox
 from app.services.keys import GNUPG_DIR
+from app.services.opening import Encryption, open_message
 from app.services.profile import unlock
+from app.ui.windows.compose_flow import DraftStart, reply_start
 from tests.support import attack_mail as am
 from tests.support.dovecot import DovecotServer
 from tests.support.identities import PgpIdentity, SmimeIdentity, pgp_identity, smime_identity
@@ -306,3 +310,32 @@ def test_mailsploit_encoded_address_in_the_name_invents_no_sender(world: World) 
     shown = show(world, "mailsploit_address_in_name")
     assert [sender["address"] for sender in shown["from"]] == [MALLORY]
     assert any("display name" in problem for problem in shown["problems"]), shown["problems"]
+
+
+def reply_to(world: World, name: str) -> tuple[DraftStart, Encryption]:
+    """The reply the window would start for this message (main_window: reply_start on the opened verdict)."""
+    session = unlock(world.salus.profile, PASSPHRASE)
+    try:
+        _outer, raw = mailbox.read_message(session, "work", "INBOX", world.uids[name])
+        opened = open_message(session, effective({}, {}), raw)
+    finally:
+        session.close()
+    encrypted = opened.encryption in (Encryption.PGP, Encryption.SMIME)
+    return reply_start(opened.message, to_all=False, encrypted=encrypted), opened.encryption
+
+
+@pytest.mark.parametrize("name", ["oracle_nested", "oracle_inline", "efail_html"])
+def test_oracle_reply_to_a_smuggled_ciphertext_quotes_no_plaintext(world: World, name: str) -> None:
+    start, encryption = reply_to(world, name)
+    assert start.to == (MALLORY,)
+    assert SECRET not in start.body and encryption is not Encryption.PGP
+
+
+def test_oracle_reply_to_resent_ciphertext_is_planned_as_a_reply_to_encrypted_mail(world: World) -> None:
+    start, encryption = reply_to(world, "oracle_resent")
+    # The whole ciphertext resent under Mallory's From is a genuine encrypted message, so it is decrypted and a
+    # reply quotes it; the reader was warned (signer is not sender, test above), and the reply is planned as a
+    # reply to encrypted mail (never tls or plain). That Mallory can still read it through the portal is the
+    # residual risk docs/attack-suites.md names.
+    assert encryption is Encryption.PGP and SECRET in start.body
+    assert start.reply_to_encrypted
