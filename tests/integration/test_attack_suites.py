@@ -250,6 +250,7 @@ def test_id_attack_signer_address_as_display_name_is_flagged(world: World) -> No
     shown = show(world, "smime_display_name")
     assert shown["from"] == [{"name": CAROL, "address": MALLORY}]
     assert shown["signature"]["state"] == "untrusted"
+    assert any("display name shows the address" in problem for problem in shown["problems"]), shown["problems"]
 
 
 def test_id_attack_two_from_headers_are_reported_and_not_trusted_blindly(world: World) -> None:
