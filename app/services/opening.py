@@ -84,6 +84,12 @@ def open_message(session: Session, settings: Settings, raw: bytes) -> OpenedMess
 
 
 _EFAIL = "This message mixes encrypted and unencrypted parts, so its encrypted part is not opened (EFAIL protection)."
+# EFAIL (Poddebniak et al. 2018): S/MIME EnvelopedData (CBC) has no integrity check, so whoever holds such a
+# ciphertext can rewrite parts of its plaintext. Only a valid signature inside proves the text is the sender's.
+_CBC_UNPROTECTED = (
+    "This S/MIME encryption (CBC, without authentication) does not detect changes, and the message is not validly "
+    "signed: its text could have been altered on the way."
+)
 _NO_SMIME_KEY = "This message is encrypted with S/MIME, and this profile holds no S/MIME key to open it."
 
 
@@ -121,11 +127,14 @@ def _open_smime(session: Session, settings: Settings, outer: ParsedMessage, der:
         return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(f"Cannot decrypt: {errors[-1]}",))
     shown = apply_header_protection(outer, plaintext, encrypted=True)
     inner_signed = signed_payload(plaintext)
-    if inner_signed is None:
-        return OpenedMessage(shown.message, Encryption.SMIME, SignatureState.NONE, "", shown.headers_protected)
-    state, signer, problems = _verify(
-        session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
-    )
+    problems: tuple[str, ...] = ()
+    state, signer = SignatureState.NONE, ""
+    if inner_signed is not None:
+        state, signer, problems = _verify(
+            session, settings, inner_signed.kind, inner_signed.signed, inner_signed.signature, shown.message
+        )
+    if state is not SignatureState.VALID and not smime_ops.is_integrity_protected(der):
+        problems = (*problems, _CBC_UNPROTECTED)
     return OpenedMessage(shown.message, Encryption.SMIME, state, signer, shown.headers_protected, problems)
 
 
