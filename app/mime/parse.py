@@ -85,7 +85,8 @@ _SINGLE = {
 }
 _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([a-zA-Z0-9._:-]{1,40})", re.IGNORECASE)
 _PATH_SEPARATORS = re.compile(r"[/\\]")
-_ADDRESS_IN_NAME = re.compile(r"[^\s<>()\[\]@\"',;:\\]+@[^\s<>()\[\]@\"',;:\\]+")
+# Something a reader takes for an address: local@domain.tld (a dotless "Team@Home" is left alone).
+_ADDRESS_IN_NAME = re.compile(r"[^\s<>()\[\]@\"',;:\\]+@[^\s<>()\[\]@\"',;:\\.]+(?:\.[^\s<>()\[\]@\"',;:\\.]+)+")
 
 
 def parse_message(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedMessage:
