@@ -4,6 +4,8 @@ display names that show another address (Mailsploit, "Johnny, you are fired!" ID
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.mime.parse import parse_message
 from app.mime.protected import holds_nested_ciphertext, is_single_protected_entity
@@ -70,3 +72,30 @@ def test_a_display_name_showing_another_address_is_reported(sender: str, flagged
 def test_a_display_name_showing_the_real_address_or_none_is_not_reported(sender: str) -> None:
     parsed = parse_message(f"From: {sender}\r\nSubject: x\r\n\r\nbody\r\n".encode())
     assert not any("display name" in p for p in parsed.problems)
+
+
+_LEAVES = st.sampled_from(
+    [b"Content-Type: text/plain\r\n\r\nhello", b"Content-Type: text/html\r\n\r\n<img src='http://x.test/?", b"\r\nbare"]
+)
+
+
+@st.composite
+def _wrapped(draw: st.DrawFn, depth: int = 0) -> bytes:
+    """A multipart (mixed, alternative or related) holding PGP/MIME or S/MIME ciphertext somewhere inside."""
+    boundary = f"b{depth}"
+    inner = draw(_wrapped(depth + 1)) if depth < 2 and draw(st.booleans()) else draw(st.sampled_from([PGP_MIME, SMIME]))
+    parts = draw(st.lists(_LEAVES, max_size=3))
+    parts.insert(draw(st.integers(0, len(parts))), inner)
+    subtype = draw(st.sampled_from(["mixed", "alternative", "related"]))
+    body = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
+    return (
+        f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode() + body + f"--{boundary}--".encode()
+    )
+
+
+@given(_wrapped())
+def test_ciphertext_anywhere_below_the_top_is_never_a_protected_message(wrapped: bytes) -> None:
+    message = HEAD + wrapped
+    assert holds_nested_ciphertext(message)
+    assert not is_single_protected_entity(message)
+    assert not parse_message(message).is_encrypted
