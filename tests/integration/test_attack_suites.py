@@ -137,6 +137,7 @@ def _signature_messages(carol: SmimeIdentity, bob: PgpIdentity, bob_home: Path) 
         "signature_extra_part": _top(f"Carol <{CAROL}>", "extra") + extra_part,
         "smime_id_mismatch": _top(f"Carol <{MALLORY}>", "smime-id") + signed_entity,
         "smime_display_name": _top(f'"{CAROL}" <{MALLORY}>', "smime-name") + signed_entity,
+        "smime_two_mailboxes": _top(f"Carol <{CAROL}>, Mallory <{MALLORY}>", "two-mailboxes") + signed_entity,
         "smime_two_froms": _top(f"Mallory <{MALLORY}>", "two-from", f"From: Carol <{CAROL}>") + signed_entity,
         "pgp_id_mismatch": am.pgp_signed(_top(f"Carol <{CAROL}>", "pgp-id"), bob, bob_home, CAROL_TEXT),
     }
@@ -257,6 +258,12 @@ def test_id_attack_two_from_headers_are_reported_and_not_trusted_blindly(world: 
     shown = show(world, "smime_two_froms")
     assert any("2 From headers" in problem for problem in shown["problems"])
     assert shown["signature"]["state"] != "valid"
+
+
+def test_id_attack_a_second_mailbox_in_from_keeps_the_signature_from_being_the_sender_s(world: World) -> None:
+    shown = show(world, "smime_two_mailboxes")
+    assert [sender["address"] for sender in shown["from"]] == [CAROL, MALLORY]
+    assert shown["signature"]["state"] == "untrusted"
 
 
 def test_id_attack_pgp_signer_other_than_from_is_flagged_with_the_signer(world: World) -> None:
