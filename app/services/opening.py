@@ -75,8 +75,13 @@ def open_message(session: Session, settings: Settings, raw: bytes) -> OpenedMess
         return _open_smime(session, settings, outer, payload.data)
     signed = signed_payload(raw)
     if signed is not None:
-        state, signer, problems = _verify(session, settings, signed.kind, signed.signed, signed.signature, outer)
+        # The signer is checked against the From the window will show: with RFC 9788 header protection that is
+        # the signed payload's own From, which a signer could otherwise set to anyone ("Johnny, you are fired!",
+        # ID attacks, with the outer From left as the signer's own address).
         shown = apply_header_protection(outer, signed.signed, encrypted=False)
+        state, signer, problems = _verify(
+            session, settings, signed.kind, signed.signed, signed.signature, shown.message
+        )
         return OpenedMessage(shown.message, Encryption.NONE, state, signer, shown.headers_protected, problems)
     if holds_nested_ciphertext(raw):
         return OpenedMessage(outer, Encryption.FAILED, SignatureState.NONE, problems=(_EFAIL,))

@@ -110,14 +110,23 @@ def _encrypted_messages(bob_home: Path, bob: PgpIdentity, me: str) -> dict[str, 
     }
 
 
-def _signature_messages(carol: SmimeIdentity, bob: PgpIdentity, bob_home: Path) -> dict[str, bytes]:
+def _signature_messages(
+    carol: SmimeIdentity, mallory: SmimeIdentity, bob: PgpIdentity, bob_home: Path
+) -> dict[str, bytes]:
     signed_entity = am.smime_signed_entity(carol, CAROL_TEXT)
+    # RFC 9788 header protection abused: Mallory signs, with her own valid certificate, a payload whose protected
+    # From says Carol, under an outer From that is Mallory's own.
+    hp_from_carol = (
+        f'From: Carol <{CAROL}>\r\nSubject: Lab results\r\nContent-Type: text/plain; hp="clear"\r\n\r\nPay.\r\n'
+    )
+    hp_spoof = am.smime_signed_entity(mallory, hp_from_carol.encode())
     close = signed_entity.rstrip(b"\r\n").rsplit(b"\r\n", 1)[1]  # the closing delimiter line, "--boundary--"
     extra_part = signed_entity.replace(
         close, close[:-2] + b"\r\nContent-Type: text/plain\r\n\r\nPay Mallory.\r\n" + close
     )
     return {
         "smime_signed": _top(f"Carol <{CAROL}>", "smime") + signed_entity,
+        "hp_inner_from_spoof": _top(f"Mallory <{MALLORY}>", "hp-spoof") + hp_spoof,
         "wrapped_signature": am.mixed(
             _top(f"Carol <{CAROL}>", "wrap"),
             "w",
@@ -172,7 +181,7 @@ def world(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[World]:
     carol = smime_identity(test_ca, CAROL)
     messages = {
         **_encrypted_messages(base / "bob", bob, me),
-        **_signature_messages(carol, bob, base / "bob"),
+        **_signature_messages(carol, smime_identity(test_ca, MALLORY), bob, base / "bob"),
         **_display_messages(),
     }
     dovecot.seed(user, "INBOX", list(messages.values()))
@@ -264,6 +273,15 @@ def test_id_attack_a_second_mailbox_in_from_keeps_the_signature_from_being_the_s
     shown = show(world, "smime_two_mailboxes")
     assert [sender["address"] for sender in shown["from"]] == [CAROL, MALLORY]
     assert shown["signature"]["state"] == "untrusted"
+
+
+def test_id_attack_protected_from_differing_from_the_verified_outer_from_is_not_shown_as_signed_by_it(
+    world: World,
+) -> None:
+    shown = show(world, "hp_inner_from_spoof")
+    shown_from = [sender["address"] for sender in shown["from"]]
+    # Whichever From the reader shows, a "valid" state must mean that very address signed.
+    assert shown["signature"]["state"] != "valid" or shown_from == [MALLORY], (shown_from, shown["signature"])
 
 
 def test_id_attack_pgp_signer_other_than_from_is_flagged_with_the_signer(world: World) -> None:
