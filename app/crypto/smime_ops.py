@@ -166,6 +166,16 @@ def decrypt(
     return plaintext
 
 
+def is_integrity_protected(der: bytes) -> bool:
+    """Whether an encrypted message is AuthEnvelopedData (RFC 5083), whose tag detects any change. EnvelopedData
+    with CBC detects none: EFAIL (Poddebniak et al. 2018) rewrote such plaintext block by block. False for
+    anything that cannot be read."""
+    try:
+        return cms.parse_envelope(der).authenticated
+    except CryptoError:
+        return False
+
+
 def _content_cipher(envelope: cms.Envelope) -> _ContentCipher:
     oid = envelope.algorithm.oid
     if envelope.authenticated and oid in _GCM_KEY_SIZES:

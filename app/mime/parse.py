@@ -85,6 +85,8 @@ _SINGLE = {
 }
 _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([a-zA-Z0-9._:-]{1,40})", re.IGNORECASE)
 _PATH_SEPARATORS = re.compile(r"[/\\]")
+# Something a reader takes for an address: local@domain.tld (a dotless "Team@Home" is left alone).
+_ADDRESS_IN_NAME = re.compile(r"[^\s<>()\[\]@\"',;:\\]+@[^\s<>()\[\]@\"',;:\\.]+(?:\.[^\s<>()\[\]@\"',;:\\.]+)+")
 
 
 def parse_message(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedMessage:
@@ -254,7 +256,20 @@ def _sender(fields: Fields, problems: list[str]) -> tuple[Address, ...]:
     sender = parse_addresses(text, "the From header", problems)
     if not any(address.addr for address in sender):
         problems.append("the From header has no address")
+    for address in sender:
+        problems.extend(_name_spoof(address))
     return sender
+
+
+def _name_spoof(address: Address) -> list[str]:
+    """A display name that shows another address ("carol@clinic.test" <mallory@attacker.test>) is the core of
+    Mailsploit (Haddouche 2017) and of the ID attacks of "Johnny, you are fired!" (Müller et al. 2019, §4.4):
+    clients that show only the name show the wrong sender. The name is kept as sent; the reader is told."""
+    shown = {found.lower() for found in _ADDRESS_IN_NAME.findall(address.name)}
+    others = sorted(shown - {address.addr.lower()})
+    if not others:
+        return []
+    return [f"the sender's display name shows the address {', '.join(others)}, but the mail is from {address.addr}"]
 
 
 def _addresses(fields: Fields, name: str, label: str, problems: list[str]) -> tuple[Address, ...]:

@@ -137,6 +137,28 @@ def is_single_protected_entity(raw: bytes) -> bool:
         return False
 
 
+def holds_nested_ciphertext(raw: bytes) -> bool:
+    """True when ciphertext sits somewhere below the top of the message: a multipart/encrypted, PGP/MIME control
+    part or S/MIME enveloped part inside another multipart. Such a message is never decrypted (EFAIL,
+    Poddebniak et al. 2018, direct exfiltration; "Re: What's up Johnny?", Müller et al. 2019, which smuggles a
+    stolen ciphertext into a plain message so the reply quotes its plaintext), but the reader is told why."""
+    try:
+        top, *below = walk(raw, DEFAULT_LIMITS, [])
+        # The control part of a top-level multipart/encrypted (RFC 3156 §4) is its own structure, not nesting.
+        own = top.media == "multipart/encrypted"
+        return any(_is_ciphertext(entity) and not (own and "." not in entity.path) for entity in below)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - nothing is decrypted either way; the note is only lost
+        return False
+
+
+def _is_ciphertext(entity: Entity) -> bool:
+    if entity.media in ("multipart/encrypted", "application/pgp-encrypted"):
+        return True
+    return entity.media in _PKCS7_MIME and entity.params.get("smime-type", "").lower() in _ENVELOPED
+
+
 def inner_headers(entity: bytes) -> dict[str, str]:
     """The header fields of a decrypted or signed entity as written (unfolded, not RFC 2047-decoded, control
     characters escaped), by lower-case name, first occurrence; HP-Outer is left out, since it describes the

@@ -13,6 +13,7 @@ Rules:
   names contacted. It never holds paths or query strings: that is where tracking tokens live, often one per
   recipient and sometimes naming a patient (`pixel.gif?id=patient-42`); the hosts say where traffic went, which
   is what an audit needs. Audit exports leave the vault, so they get the minimum.
+- Nothing is fetched for a message that arrived encrypted (EFAIL), whatever the policy or the sender rules say.
 - "Always for this sender" is stored together with its audit entry in one transaction; forgetting it is
   audited the same way. The address is the From addr-spec, lower-cased; From can be forged, so a forged message
   "from" an allowed sender loads its images too. That only tells the forger the message was opened, which the
@@ -33,6 +34,7 @@ from app.core.models import MessageRowId
 from app.core.settings import Settings
 from app.discovery import DnsResolver
 from app.discovery.web_image import FetchedImage, ImageRefused, fetch_image
+from app.mime.protected import encrypted_payload
 from app.services.engine import Engine
 from app.services.planning import discovery_config
 from app.services.profile import Session
@@ -40,6 +42,11 @@ from app.store import browse
 from app.store import remote_content as rules
 
 MAX_IMAGES = 50
+# EFAIL (Poddebniak et al. 2018): CBC/CFB gadgets let whoever holds a ciphertext rewrite S/MIME CBC plaintext
+# (which has no integrity check) into an <img> whose address carries the rest of the plaintext; loading it is
+# the exfiltration. A forged From can also make such a message look as if it came from an "always" sender. So
+# nothing is ever fetched for a message that was encrypted, whoever asks.
+_DECRYPTED = "Remote images are never loaded in encrypted messages: their addresses could carry the decrypted text."
 _PARALLEL = 4
 
 
@@ -101,6 +108,8 @@ def _record(session: Session, message_id: MessageRowId, sender: str, urls: tuple
     located = browse.locations(session.vault, [message_id])
     if not located:
         raise UsageError("This message is no longer in the vault.")
+    if encrypted_payload(browse.raw_message(session.vault, message_id)) is not None:
+        raise BlockedByPolicy(_DECRYPTED)
     where = located[0]
     detail: dict[str, object] = {
         "message": int(message_id), "sender": address, "scope": scope.value, "images": len(urls), "hosts": _hosts(urls),

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.core.models import FolderId, MessageRowId, SyncCounts
+from app.services.opening import Encryption
 from app.services.reader import OpenedMessage, Reader
 from app.services.remote_content import RemoteScope
 from app.store.browse import MessageSummary, Order, Page, PageCursor
@@ -195,7 +196,10 @@ async def _render(reader: Reader, message_id: MessageRowId) -> RenderedMessage:
     # nh3 is fast, but a hostile message can hold megabytes of markup: keep even that off the engine loop.
     safe = await asyncio.to_thread(sanitise_html, html) if html else None
     sender = opened.message.sender[0].addr.strip().lower() if opened.message.sender else ""
-    remote = RemoteState(reader.remote_content_allowed, sender)
+    # A decrypted message never loads remote content (EFAIL; refused by app.services.remote_content as well), so
+    # the reader neither offers it nor loads it for an "always" sender.
+    decrypted = opened.verdict.encryption in (Encryption.PGP, Encryption.SMIME)
+    remote = RemoteState(reader.remote_content_allowed and not decrypted, sender)
     if safe is not None and safe.remote_images and remote.policy_allows and sender:
         remote = RemoteState(True, sender, await reader.remote_sender_allowed(sender))
     return RenderedMessage(opened, safe, remote)

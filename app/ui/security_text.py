@@ -46,7 +46,10 @@ def security_text(verdict: OpenedMessage) -> tuple[Level, str]:
     if verdict.headers_protected:
         parts.append("The subject and addresses shown are the protected ones from inside the message.")
     parts += list(verdict.problems)
-    return max(level_e, level_s, key=lambda level: level.value), " ".join(p for p in parts if p)
+    # A note from verification (an S/MIME CBC message that could have been altered, a signer who is not the
+    # sender) is never shown in the calm colour of a fully good message.
+    level_p = Level.NOTICE if verdict.problems else Level.GOOD
+    return max(level_e, level_s, level_p, key=lambda level: level.value), " ".join(p for p in parts if p)
 
 
 def _short(fingerprint: str) -> str:

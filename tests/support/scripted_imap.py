@@ -60,6 +60,8 @@ class Scenario(enum.Enum):
     - STARTTLS_INJECTION: forged plaintext responses ride in the same segment as the STARTTLS OK; after the
       handshake the session is the normal one (INBOX only, one message).
     - TLS10_ONLY: implicit TLS with TLS 1.0 as both minimum and maximum, which a client must refuse.
+    - ALERT_GREETING: a plaintext `* BYE [ALERT] ...` greeting carrying ALERT_TEXT (RFC 9051 §7.1), the UI
+      spoofing of "Why TLS is better without STARTTLS" (Poddebniak et al. 2021); then the server hangs up.
     """
 
     NORMAL_TLS = enum.auto()
@@ -69,6 +71,10 @@ class Scenario(enum.Enum):
     PREAUTH = enum.auto()
     STARTTLS_INJECTION = enum.auto()
     TLS10_ONLY = enum.auto()
+    ALERT_GREETING = enum.auto()
+
+
+ALERT_TEXT = b"Your mailbox is locked: call +1 555 0100 or visit http://attacker.test/unlock"
 
 
 MESSAGE = (
@@ -131,6 +137,7 @@ class _Script:
     implicit_tls: bool = False
     tls10_only: bool = False
     preauth: bool = False
+    bye_alert: bool = False
     plaintext_capabilities: bytes = b""
     starttls: _StartTls = _StartTls.REFUSE_BAD
 
@@ -148,6 +155,7 @@ _SCRIPTS: dict[Scenario, _Script] = {
         plaintext_capabilities=b"IMAP4rev1 STARTTLS ID NAMESPACE", starttls=_StartTls.REFUSE_NO
     ),
     Scenario.PREAUTH: _Script(preauth=True, plaintext_capabilities=_NO_STARTTLS),
+    Scenario.ALERT_GREETING: _Script(bye_alert=True),
     Scenario.STARTTLS_INJECTION: _Script(
         plaintext_capabilities=_STARTTLS_REQUIRED, starttls=_StartTls.ACCEPT_WITH_INJECTION
     ),
@@ -450,6 +458,9 @@ class _Session:
     def run(self) -> None:
         # Implicit TLS (RFC 8314 §3.3): the handshake comes first, before any IMAP byte.
         if self._script.implicit_tls and not self._begin_tls():
+            return
+        if self._script.bye_alert:
+            self._untagged(b"BYE [ALERT] " + ALERT_TEXT)
             return
         status = b"PREAUTH" if self._script.preauth else b"OK"
         self._untagged(b"%s [CAPABILITY %s] Scripted IMAP ready" % (status, self._capabilities()))

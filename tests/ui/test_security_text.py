@@ -62,3 +62,13 @@ def test_a_message_that_only_claims_protection_is_shown_as_plain(qtbot: QtBot) -
     pane.show_message(RenderedMessage(ReaderMessage(MessageRowId(1), "work", "INBOX", 1, failed), None))
     assert "could not be opened" in pane.security.text and "Cannot decrypt." in pane.security.text
     assert pane.security.kind is BannerKind.ERROR
+
+
+def test_a_verification_note_is_never_shown_in_the_colour_of_a_good_message() -> None:
+    """An S/MIME CBC message without a valid signature is encrypted, but its text could have been altered
+    (EFAIL): the note must not sit in the calm banner of a fully good message."""
+    note = "This S/MIME encryption (CBC, without authentication) does not detect changes."
+    verdict = OpenedMessage(parse_message(CLAIMS), Encryption.SMIME, SignatureState.NONE, problems=(note,))
+    level, text = security_text(verdict)
+    assert level is Level.NOTICE and text.endswith(note)
+    assert security_text(OpenedMessage(parse_message(CLAIMS), Encryption.SMIME, SignatureState.NONE))[0] is Level.GOOD

@@ -105,9 +105,20 @@ def open_connection(endpoint: Endpoint, ca_pem: str = "", timeout: float = DEFAU
             f"Refused {endpoint.host}:{endpoint.port}: no acceptable TLS connection ({exc.reason or exc})."
         ) from exc
     except imaplib.IMAP4.error as exc:
+        if endpoint.security is Security.STARTTLS:
+            raise ServerProtocolError(_PLAINTEXT_WORDS.format(endpoint.host, endpoint.port)) from exc
         raise protocol_error(exc) from exc
     except OSError as exc:
         raise MailError(f"Cannot connect to {endpoint.host}:{endpoint.port}: {exc.strerror or exc}.") from exc
+
+
+# "Why TLS is better without STARTTLS" (Poddebniak et al. 2021, UI spoofing): before TLS anyone on the path can
+# write the server's words, e.g. an [ALERT] telling the user to call a number or visit a page. Nothing the server
+# says before the handshake is ever quoted to the user.
+_PLAINTEXT_WORDS = (
+    "Cannot connect to {}:{}: the server sent a response Salus cannot accept before TLS was set up; its text is not "
+    "shown, since anyone on the network could have written it."
+)
 
 
 def _upgrade_with_starttls(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> SafeIMAPClient:
@@ -126,8 +137,10 @@ def _upgrade_with_starttls(endpoint: Endpoint, context: ssl.SSLContext, timeout:
         try:
             client.starttls(context)
         except (imaplib.IMAP4.error, IMAPClient.Error) as exc:
+            # The refusal's text arrived before TLS, so it is not quoted (see _PLAINTEXT_WORDS).
             raise TransportSecurityRefused(
-                f"Cannot connect to {endpoint.host}:{endpoint.port}: the server refused STARTTLS ({exc})."
+                f"Cannot connect to {endpoint.host}:{endpoint.port}: the server refused STARTTLS, "
+                "and this account never falls back to plaintext."
             ) from exc
     except BaseException:
         _drop(client)

@@ -6,6 +6,7 @@ Rules:
 - aiosmtplib upgrades opportunistically when `start_tls` is left to its default and silently stays in
   plaintext when a server hides STARTTLS, so `start_tls=False` is always passed and the upgrade done here.
 - After STARTTLS everything learned before it is discarded and EHLO is sent again (RFC 3207 §4.2).
+- Nothing the server says before TLS is quoted in an error (it may be an attacker's [ALERT]).
 """
 
 from __future__ import annotations
@@ -36,10 +37,7 @@ async def submission(endpoint: Endpoint, ca_pem: str = "", timeout: float = 30.0
         timeout=timeout,
     )
     try:
-        await client.connect()
-        await client.ehlo()
-        if endpoint.security is Security.STARTTLS:
-            await _upgrade(client, endpoint, context)
+        await _open(client, endpoint, context)
         yield client
     except ssl.SSLCertVerificationError as exc:
         raise TransportSecurityRefused(
@@ -63,6 +61,25 @@ async def submission(endpoint: Endpoint, ca_pem: str = "", timeout: float = 30.0
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
+
+
+async def _open(client: aiosmtplib.SMTP, endpoint: Endpoint, context: ssl.SSLContext) -> None:
+    """Greeting, EHLO and, for STARTTLS, the upgrade. "Why TLS is better without STARTTLS" (Poddebniak et al.
+    2021, UI spoofing): before TLS anyone on the path writes the server's words, so a refusal then is reported
+    without them (an "[ALERT] call this number" must never reach the user as if the server had said it)."""
+    if endpoint.security is Security.TLS:
+        await client.connect()
+        await client.ehlo()
+        return
+    try:
+        await client.connect()
+        await client.ehlo()
+    except aiosmtplib.SMTPResponseException as exc:
+        raise MailError(
+            f"Cannot connect to {endpoint.host}:{endpoint.port}: the server refused the connection ({exc.code}) before "
+            "TLS was set up; its text is not shown, since anyone on the network could have written it."
+        ) from exc
+    await _upgrade(client, endpoint, context)
 
 
 async def _upgrade(client: aiosmtplib.SMTP, endpoint: Endpoint, context: ssl.SSLContext) -> None:

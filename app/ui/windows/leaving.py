@@ -2,6 +2,8 @@
 
 Rules:
 - Only web and mail links are followed, and only after the user has seen the full target and said yes.
+- A mailto: link loses every field but To, Cc, Subject and Body before anyone sees it (RFC 6068, "Mailto: Me
+  Your Secrets"), so the system's mail program cannot be told to attach the user's files.
 - Saving or opening an attachment is an explicit export (DESIGN.md §3): the user chooses or confirms where the
   unencrypted copy goes, the file is written with private permissions, and the engine records it in the audit
   log before anything else sees it.
@@ -14,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QUrl, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.mime.mailto import safe_mailto
 from app.mime.parse import Attachment
 from app.ui.controller import MailController
 from app.ui.models.attachments import display_name
@@ -41,7 +44,18 @@ class LeavingTheVault(QObject):
         if url.scheme().lower() not in LINK_SCHEMES:
             self.status_changed.emit("This link was disabled: it is not a web or email address.")
             return
-        question = f"Open this address in your browser or mail program?\n\n{url.toString()}"
+        note = ""
+        if url.scheme().lower() == "mailto":
+            # "Mailto: Me Your Secrets" (Müller et al. 2020): the system's mail program may attach local files
+            # named by `attach=`; only To, Cc, Subject and Body are passed on (app.mime.mailto).
+            safe = safe_mailto(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+            if safe is None:
+                self.status_changed.emit("This link was disabled: it is not a usable email address.")
+                return
+            url = QUrl(safe.url, QUrl.ParsingMode.StrictMode)
+            if safe.dropped:
+                note = f"\n\nRemoved from the link for your safety: {', '.join(safe.dropped)}."
+        question = f"Open this address in your browser or mail program?\n\n{url.toString()}{note}"
         if self._dialogs.confirm(self._window, "Open link", question):
             self._dialogs.open_external(url)
 
