@@ -23,7 +23,7 @@ from app.crypto.openpgp import OpenPgpStore
 from app.crypto.openpgp_ops import OpenPgpOps
 from app.services import mailbox
 from app.services.keys import GNUPG_DIR
-from app.services.opening import Encryption, open_message
+from app.services.opening import Encryption, SignatureState, open_message
 from app.services.profile import unlock
 from app.ui.windows.compose_flow import DraftStart, reply_start
 from tests.support import attack_mail as am
@@ -347,7 +347,8 @@ def reply_to(world: World, name: str) -> tuple[DraftStart, Encryption]:
     finally:
         session.close()
     encrypted = opened.encryption in (Encryption.PGP, Encryption.SMIME)
-    return reply_start(opened.message, to_all=False, encrypted=encrypted), opened.encryption
+    signed = opened.signature is SignatureState.VALID
+    return reply_start(opened.message, to_all=False, encrypted=encrypted, signed_by_sender=signed), opened.encryption
 
 
 @pytest.mark.parametrize("name", ["oracle_nested", "oracle_inline", "efail_html"])
@@ -357,11 +358,15 @@ def test_oracle_reply_to_a_smuggled_ciphertext_quotes_no_plaintext(world: World,
     assert SECRET not in start.body and encryption is not Encryption.PGP
 
 
-def test_oracle_reply_to_resent_ciphertext_is_planned_as_a_reply_to_encrypted_mail(world: World) -> None:
+def test_oracle_reply_to_resent_ciphertext_does_not_quote_the_decrypted_text(world: World) -> None:
     start, encryption = reply_to(world, "oracle_resent")
-    # The whole ciphertext resent under Mallory's From is a genuine encrypted message, so it is decrypted and a
-    # reply quotes it; the reader was warned (signer is not sender, test above), and the reply is planned as a
-    # reply to encrypted mail (never tls or plain). That Mallory can still read it through the portal is the
-    # residual risk docs/attack-suites.md names.
-    assert encryption is Encryption.PGP and SECRET in start.body
-    assert start.reply_to_encrypted
+    # Bob's genuine ciphertext resent under Mallory's From decrypts, but its signature does not name Mallory:
+    # quoting it would carry Bob's words to Mallory inside a reply protected for Mallory. The reply starts empty
+    # and says why; it is still planned as a reply to encrypted mail (never tls or plain).
+    assert encryption is Encryption.PGP and SECRET not in start.body
+    assert start.notice and start.reply_to_encrypted
+
+
+def test_reply_to_encrypted_mail_signed_by_its_sender_quotes_it(world: World) -> None:
+    start, encryption = reply_to(world, "encrypted")
+    assert encryption is Encryption.PGP and SECRET in start.body and not start.notice

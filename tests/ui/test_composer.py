@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -159,11 +160,23 @@ def test_reply_keeps_the_thread_and_remembers_the_original_was_encrypted() -> No
         references=("m1@clinic.test",), text="Hi", html=None, attachments=(), autocrypt=None, is_encrypted=True,
         is_signed=False, problems=(),
     )  # fmt: skip
-    start = reply_start(original, to_all=False, encrypted=True)
+    start = reply_start(original, to_all=False, encrypted=True, signed_by_sender=True)
     assert start.to == ("bob@keys.test",) and start.subject == "Re: Results"
     assert start.in_reply_to == "m2@keys.test"
     assert start.references == ("m1@clinic.test", "m2@keys.test")
     assert start.reply_to_encrypted
+    assert "> Hi" in start.body and not start.notice
+    # Not signed by its sender: a resent ciphertext would let the reply carry it to whoever forged the From.
+    unsigned = reply_start(original, to_all=False, encrypted=True)
+    assert unsigned.body == "" and unsigned.notice and unsigned.reply_to_encrypted
+    assert "> Hi" in reply_start(replace(original, is_encrypted=False), to_all=False).body
+
+
+def test_a_reply_that_does_not_quote_says_why_in_the_composer(open_composer: Opener) -> None:
+    from app.ui.windows.compose_flow import UNQUOTED_NOTICE, DraftStart
+
+    window = open_composer(start=DraftStart(to=("bob@keys.test",), subject="Re: Results", notice=UNQUOTED_NOTICE))
+    assert window.notice.text == UNQUOTED_NOTICE and window.body.toPlainText() == ""
 
 
 def test_badges_flag_first_time_and_lookalike_recipients_but_not_known_senders(

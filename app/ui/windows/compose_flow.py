@@ -40,6 +40,7 @@ class DraftStart:
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
     body_html: str | None = None  # a rich text draft's cleaned HTML (replies and forwards start plain)
+    notice: str = ""  # shown above the text when the composer opens (why the original is not quoted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,18 +158,39 @@ def _quoted(message: ParsedMessage) -> str:
     return f"\n\n{sender} wrote:\n{quoted}\n"
 
 
-def reply_start(message: ParsedMessage, *, to_all: bool, encrypted: bool = False) -> DraftStart:
+UNQUOTED_NOTICE = (
+    "The original was encrypted but not signed by its sender, so its text is not quoted: a forged message can "
+    "resend someone else's encrypted mail to make your reply carry it to the forger."
+)
+
+
+def quotes_decrypted_text(encrypted: bool, signed_by_sender: bool) -> bool:
+    """Whether a reply may quote the original's text.
+
+    "Re: What's up Johnny?" (Müller et al., 2019): an attacker resends a ciphertext meant for you under their own
+    From; you decrypt it, reply, and the quote carries the plaintext to them, however strongly the reply itself
+    is protected (it is protected *for the attacker*). Only a valid signature by the From address ties the
+    decrypted text to the person who will read the reply, so only then is it quoted.
+    """
+    return not encrypted or signed_by_sender
+
+
+def reply_start(
+    message: ParsedMessage, *, to_all: bool, encrypted: bool = False, signed_by_sender: bool = False
+) -> DraftStart:
     """A reply's recipients, subject, quoted text and thread headers; a reply to an encrypted message is never
-    planned weaker (DESIGN.md §5). Reply-all puts the original's To and Cc (less those already in To) in Cc."""
+    planned weaker (DESIGN.md §5) and quotes it only when its sender signed it (`quotes_decrypted_text`).
+    Reply-all puts the original's To and Cc (less those already in To) in Cc."""
     to = split_addresses(", ".join(a.addr for a in (message.reply_to or message.sender)))
     others = [a.addr for a in (*message.to, *message.cc)] if to_all else []
     answered = {a.lower() for a in to}
     cc = tuple(a for a in split_addresses(", ".join(others)) if a.lower() not in answered)
     # RFC 5322 §3.6.4: References is the parent's References followed by the parent's Message-ID.
     references = (*message.references, message.message_id) if message.message_id else message.references
+    quote = quotes_decrypted_text(encrypted, signed_by_sender)
     return DraftStart(
-        to, _prefixed("Re:", message.subject), _quoted(message), in_reply_to=message.message_id,
-        references=tuple(references), reply_to_encrypted=encrypted, cc=cc,
+        to, _prefixed("Re:", message.subject), _quoted(message) if quote else "", in_reply_to=message.message_id,
+        references=tuple(references), reply_to_encrypted=encrypted, cc=cc, notice="" if quote else UNQUOTED_NOTICE,
     )  # fmt: skip
 
 

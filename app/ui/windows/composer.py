@@ -111,12 +111,15 @@ class ComposerWindow(QMainWindow):
             self.escalate.setChecked(start.escalate)
         finally:
             self._filling = False
+        if start.notice:
+            self.notice.show_text(start.notice)
         self._refresh_send()
 
     # --- building -----------------------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.banner = Banner(BannerKind.ERROR, "Composer error", closable=True)
+        self.notice = Banner(BannerKind.WARNING, "About this reply", closable=True)
         self.header = ComposeHeader()
         self.to, self.cc, self.bcc = self.header.fields
         self.subject, self.escalate = self.header.subject, self.header.escalate
@@ -140,6 +143,7 @@ class ComposerWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
+        layout.addWidget(self.notice)
         layout.addWidget(self.header)
         layout.addWidget(self.editor, 1)
         layout.addWidget(self.attachments_area)

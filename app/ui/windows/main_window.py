@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import FolderId, MessageRowId, SyncCounts
+from app.services.opening import SignatureState
 from app.services.reader import AccountNode, FolderNode, with_unread_changes
 from app.store.browse import MessageSummary
 from app.ui.controller import MailController, RenderedMessage
@@ -448,7 +449,9 @@ class MainWindow(QMainWindow):
                 self.banner.show_text,
             )
         else:
-            self.open_composer(reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted))
+            signed = shown.opened.verdict.signature is SignatureState.VALID  # a good signature naming the From
+            start = reply_start(message, to_all=how is Act.REPLY_ALL, encrypted=encrypted, signed_by_sender=signed)
+            self.open_composer(start)
 
     # --- closing ------------------------------------------------------------------------------------------
 
