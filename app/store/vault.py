@@ -7,12 +7,18 @@ Rules:
   unencrypted temp file.
 - WAL journal: readers do not block the single writer, and a crash at any moment leaves a vault that opens.
 - `sqlcipher3` is imported here and nowhere else in Salus; its exceptions become `StoreError`.
+- One connection, many threads: the reader's engine, a send's own engine and the crypto thread all reach the
+  same open vault. Every use of the connection holds the vault's lock, a transaction for its whole length, and a
+  query's rows are read in full before the lock is let go. Without it two threads interleaved statements on one
+  connection ("cannot start a transaction within a transaction") and, at worst, corrupted the heap inside the
+  driver's statement cache.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +30,40 @@ from app.store.migrations import LATEST_VERSION, MIGRATIONS
 DatabaseError = sqlcipher3.DatabaseError
 
 
+class Rows:
+    """A statement's result, read in full while the vault's lock was held: the rows, and for a change how many
+    rows it touched and the last inserted row id (the parts of a DB-API cursor that Salus uses)."""
+
+    __slots__ = ("_next", "_rows", "lastrowid", "rowcount")
+
+    def __init__(self, rows: Sequence[Any], rowcount: int, lastrowid: Any) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Any]:
+        rest = list(self._rows[self._next :])
+        self._next = len(self._rows)
+        return rest
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
 class Vault:
-    """One open connection to a profile's vault. Not shared between threads at the same time."""
+    """One open connection to a profile's vault, safe to use from several threads (see the rules above)."""
 
     def __init__(self, connection: Any, path: Path) -> None:
         self._conn = connection
         self.path = path
+        self._lock = threading.RLock()  # re-entrant: statements run inside this thread's own transaction
 
     @classmethod
     def open(cls, path: Path, data_key: bytes, *, create: bool = False) -> Vault:
@@ -79,35 +113,41 @@ class Vault:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; no other thread uses the vault meanwhile."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
-    def execute(self, sql: str, params: Any = ()) -> Any:
-        try:
-            return self._conn.execute(sql, params)
-        except sqlcipher3.Error as exc:
-            raise StoreError(f"The vault could not be read or written: {exc}") from exc
+    def execute(self, sql: str, params: Any = ()) -> Rows:
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, params)
+                return Rows(cursor.fetchall(), cursor.rowcount, cursor.lastrowid)
+            except sqlcipher3.Error as exc:
+                raise StoreError(f"The vault could not be read or written: {exc}") from exc
 
-    def executemany(self, sql: str, rows: Any) -> Any:
-        try:
-            return self._conn.executemany(sql, rows)
-        except sqlcipher3.Error as exc:
-            raise StoreError(f"The vault could not be written: {exc}") from exc
+    def executemany(self, sql: str, rows: Any) -> Rows:
+        with self._lock:
+            try:
+                cursor = self._conn.executemany(sql, rows)
+                return Rows((), cursor.rowcount, cursor.lastrowid)
+            except sqlcipher3.Error as exc:
+                raise StoreError(f"The vault could not be written: {exc}") from exc
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
     def close(self) -> None:
-        with contextlib.suppress(sqlcipher3.Error):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._conn.close()
+        with self._lock:  # waits for a statement or transaction another thread is in the middle of
+            with contextlib.suppress(sqlcipher3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
 
 
 def _split_sql(script: str) -> list[str]:

@@ -115,7 +115,7 @@ def test_demo_profile_opens_with_messages(tmp_path: Path) -> None:
 # --- the audit chain ----------------------------------------------------------------------------------------
 
 
-def tamper(salus: Salus, change: Callable[[Session], None]) -> None:
+def tamper(salus: Salus, change: Callable[[Session], object]) -> None:
     """Edits the vault the way someone holding the key could: bypassing the append-only triggers."""
     session = unlock(salus.profile, PASSPHRASE)
     try:
