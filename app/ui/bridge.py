@@ -40,6 +40,14 @@ class Ticket:
         self._future = future
         self.withdrawn = False  # set on the GUI thread, read there by `_deliver`
 
+    @classmethod
+    def withdrawn_already(cls) -> Ticket:
+        future: Future[Any] = Future()
+        future.cancel()
+        ticket = cls(future)
+        ticket.withdrawn = True
+        return ticket
+
     def cancel(self) -> None:
         self.withdrawn = True
         self._future.cancel()
@@ -73,6 +81,10 @@ class Bridge(QObject):
         on_error: ErrorHandler,
         on_cancelled: Callable[[], None] | None = None,
     ) -> Ticket:
+        if self._closed:
+            # After shutdown nothing runs: a late timer's request is dropped, not left pending forever.
+            coroutine.close()
+            return Ticket.withdrawn_already()
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         ticket = Ticket(future)
         future.add_done_callback(lambda f: self.post(partial(_deliver, f, ticket, on_done, on_error, on_cancelled)))

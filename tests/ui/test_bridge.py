@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -89,3 +90,18 @@ def test_a_ticket_cancelled_after_its_coroutine_finished_delivers_no_result(brid
     ticket.cancel()
     qtbot.wait(200)
     assert seen == {}
+
+
+def test_work_submitted_after_shutdown_is_dropped_without_running(qtbot: QtBot) -> None:
+    stopped = Bridge()
+    stopped.shutdown()
+    ran: list[str] = []
+
+    async def late() -> None:
+        ran.append("ran")
+
+    coroutine = late()
+    ticket = stopped.submit(coroutine, lambda _v: ran.append("done"), lambda m: ran.append(m))
+    qtbot.wait(100)
+    assert ticket.done and ran == []
+    assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED  # never reported as "never awaited"
