@@ -33,17 +33,21 @@ PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
 class OsSessionWatcher(QObject):
-    """What the lock needs from a platform: a signal when the OS session locks, one before the machine sleeps."""
+    """What the lock needs from a platform: a signal when the OS session locks, one before the machine sleeps.
+
+    This base follows nothing (a platform Salus cannot hear, such as macOS for now): it says so once and leaves
+    the idle lock to do the work. The Linux and Windows watchers override `start` and `stop`.
+    """
 
     os_locked = Signal()
     sleeping = Signal()
     unavailable = Signal(str)  # why the session lock cannot be followed
 
     def start(self) -> None:
-        raise NotImplementedError
+        self.unavailable.emit("this platform does not tell Salus when its session locks; the idle lock still applies")
 
     def stop(self) -> None:
-        raise NotImplementedError
+        pass  # nothing was started
 
 
 class LogindWatcher(OsSessionWatcher):

@@ -14,6 +14,7 @@ from tests.support.dns_server import DnsServer
 from tests.support.https_server import HttpsServer, Route
 from tests.support.pki import TestCA
 from tests.support.portal_server import UPLOAD_KEY, PortalServer
+from tests.support.salus_cli import Salus
 from tests.support.smtp_server import SmtpServer
 
 PARTNER = "dr.x@partner.test"
@@ -52,3 +53,15 @@ def refusing_world(base: Path, ca: TestCA) -> Iterator[RefusingWorld]:
             "portal_upload_key_file": str(base / "upload.key"), "portal_ca_file": str(ca.cert_file),
         }))  # fmt: skip
         yield RefusingWorld(policy, smtp, portal)
+
+
+def sending_profile(base: Path, policy: Path, ca: TestCA, smtp_port: int) -> Salus:
+    """A profile under `policy` whose one account submits to the SMTP server on `smtp_port` (no IMAP needed)."""
+    salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(policy)})
+    salus.ok("profile", "create")
+    salus.ok(
+        "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{smtp_port}", "--user", "me",
+        "--address", "doctor@clinic.test", "--ca-file", str(ca.cert_file),
+        extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
+    )  # fmt: skip
+    return salus

@@ -18,8 +18,8 @@ from app.mime.parse import ParsedMessage
 from app.ui.bridge import Bridge
 from app.ui.windows.composer import ComposerWindow, composer_service, reply_start
 from tests.support.pki import TestCA
-from tests.support.refusing_world import PARTNER, RefusingWorld
-from tests.support.salus_cli import PASSPHRASE, Salus
+from tests.support.refusing_world import PARTNER, RefusingWorld, sending_profile
+from tests.support.salus_cli import PASSPHRASE
 from tests.support.smtp_server import SmtpServer
 from tests.ui.conftest import OpenReader
 from tests.ui.support import run
@@ -110,13 +110,7 @@ def test_bcc_from_the_composer_goes_out_as_its_own_copy_named_in_no_other(
     hidden = "second@partner.test"  # partner.test enforces MTA-STS: planned tls, like the To recipient
     monkeypatch.setenv("SALUS_POLICY_FILE", str(world.policy))
     with SmtpServer(test_ca.issue_server_cert(base / "smtp2"), requiretls=True) as smtp:
-        salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(world.policy)})
-        salus.ok("profile", "create")
-        salus.ok(
-            "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{smtp.port}", "--user", "me",
-            "--address", "doctor@clinic.test", "--ca-file", str(test_ca.cert_file),
-            extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
-        )  # fmt: skip
+        salus = sending_profile(base, world.policy, test_ca, smtp.port)
         window = ComposerWindow(bridge, composer_service(open_reader(salus.profile, PASSPHRASE)))
         qtbot.addWidget(window)
         window.show()

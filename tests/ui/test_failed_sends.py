@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 
 from app.ui.windows.main_window import OUTBOX_CHECK_MS, MainWindow
 from tests.support.pki import TestCA
-from tests.support.refusing_world import PARTNER, REFUSAL, RefusingWorld, refusing_world
-from tests.support.salus_cli import PASSPHRASE, Salus
+from tests.support.refusing_world import PARTNER, REFUSAL, RefusingWorld, refusing_world, sending_profile
+from tests.support.salus_cli import PASSPHRASE
 from tests.support.smtp_server import SmtpServer
 from tests.ui.conftest import WindowFactory
 
@@ -52,13 +52,7 @@ def test_a_refusal_found_by_a_later_flush_is_shown_in_the_main_window_and_resent
     base, world = servers
     monkeypatch.setenv("SALUS_POLICY_FILE", str(world.policy))
     port = _free_port()
-    salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(world.policy)})
-    salus.ok("profile", "create")
-    salus.ok(
-        "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{port}", "--user", "me",
-        "--address", "doctor@clinic.test", "--ca-file", str(test_ca.cert_file),
-        extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
-    )  # fmt: skip
+    salus = sending_profile(base, world.policy, test_ca, port)
     smtp_cert = test_ca.issue_server_cert(base / "smtp2")
     busy = {PARTNER: "451 4.3.0 Try again later"}  # a temporary refusal: the message waits in the outbox
     with SmtpServer(smtp_cert, requiretls=True, refuse=busy, port=port):
@@ -97,13 +91,7 @@ def test_dismissed_failures_stay_hidden_and_a_lock_drops_the_bar(
 ) -> None:  # fmt: skip
     base, world = servers
     monkeypatch.setenv("SALUS_POLICY_FILE", str(world.policy))
-    salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(world.policy)})
-    salus.ok("profile", "create")
-    salus.ok(
-        "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{world.smtp.port}", "--user", "me",
-        "--address", "doctor@clinic.test", "--ca-file", str(test_ca.cert_file),
-        extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
-    )  # fmt: skip
+    salus = sending_profile(base, world.policy, test_ca, world.smtp.port)
     assert salus.run("send", "--to", PARTNER, "--subject", "Referral", "--body", BODY).code == 1  # 5.7.30 at once
     window = make_window(salus.profile, PASSPHRASE)
     qtbot.waitUntil(window.failed_sends.isVisible, timeout=15_000)  # checked when the folders are first shown

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.core.lock import LockConfig
 from app.services.profile import unlock
 from app.ui.lock_screen import WindowLock, attach_lock
-from app.ui.os_session import LogindWatcher
+from app.ui.os_session import LogindWatcher, OsSessionWatcher
 from app.ui.windows.main_window import MainWindow
 from tests.support.dbus_bus import FakeLogind, PrivateBus
 from tests.ui.conftest import WindowFactory
@@ -139,3 +139,11 @@ def test_windows_session_lock_and_suspend_messages_are_told_apart() -> None:
     assert classify(WM_POWERBROADCAST, PBT_APMSUSPEND) == "sleep"
     assert classify(WM_POWERBROADCAST, 0x12) is None  # PBT_APMRESUMEAUTOMATIC
     assert classify(0x0010, WTS_SESSION_LOCK) is None  # WM_CLOSE
+
+
+def test_a_platform_salus_cannot_hear_says_so_and_leaves_the_idle_lock_in_charge(qtbot: QtBot) -> None:
+    watcher = OsSessionWatcher()
+    with qtbot.waitSignal(watcher.unavailable, timeout=1_000) as said:
+        watcher.start()
+    assert "idle lock" in said.args[0]
+    watcher.stop()

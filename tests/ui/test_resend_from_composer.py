@@ -19,8 +19,8 @@ from app.store import drafts
 from app.ui.bridge import Bridge
 from app.ui.windows.composer import ComposerWindow, composer_service
 from tests.support.pki import TestCA
-from tests.support.refusing_world import PARTNER, RefusingWorld, refusing_world
-from tests.support.salus_cli import PASSPHRASE, Salus
+from tests.support.refusing_world import PARTNER, RefusingWorld, refusing_world, sending_profile
+from tests.support.salus_cli import PASSPHRASE
 from tests.ui.conftest import OpenReader
 
 
@@ -48,13 +48,7 @@ def test_refused_send_offers_a_one_click_resend_through_the_portal(
 ) -> None:  # fmt: skip
     base, world = servers
     monkeypatch.setenv("SALUS_POLICY_FILE", str(world.policy))
-    salus = Salus(base / "p", env={"SALUS_POLICY_FILE": str(world.policy)})
-    salus.ok("profile", "create")
-    salus.ok(
-        "account", "add", "work", "--imap", "127.0.0.1:1", "--smtp", f"127.0.0.1:{world.smtp.port}", "--user", "me",
-        "--address", "doctor@clinic.test", "--ca-file", str(test_ca.cert_file),
-        extra_env={"SALUS_ACCOUNT_PASSWORD": "pw"},
-    )  # fmt: skip
+    salus = sending_profile(base, world.policy, test_ca, world.smtp.port)
     window = ComposerWindow(bridge, composer_service(open_reader(salus.profile, PASSPHRASE)))
     qtbot.addWidget(window)
     window.show()
